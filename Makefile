@@ -1,0 +1,48 @@
+# diags-kit: the two Quickstart commands, and the rest of the developer loop.
+# Every target creates .venv and installs what it needs on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SEED ?= 42
+TOKEN ?= YOUR_API_TOKEN
+
+.PHONY: serve test lint unit contract install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The mock alone (no test tools).
+$(VENV)/.mock-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[mock]'
+	touch $@
+
+# Everything: the mock, the contract suite and the developer tools.
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.mock-installed
+
+install: $(VENV)/.dev-installed
+
+## Start the mock on http://$(HOST):$(PORT)/api/v1 with the default seed and token.
+serve: $(VENV)/.mock-installed
+	$(BIN)/python -m mockserver serve --host $(HOST) --port $(PORT) --seed $(SEED) --token $(TOKEN)
+
+## Lint, type-check, the unit tests, and the contract suite against its own embedded mock.
+test: install lint unit contract
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy mockserver schemas fixtures contract_tests
+
+unit: install
+	$(BIN)/python -m pytest tests -q
+
+contract: install
+	$(BIN)/python -m pytest contract_tests -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

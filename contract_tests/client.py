@@ -1,0 +1,136 @@
+"""The suite's only way to the server: a requests session that checks and records every exchange."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from .checks import CheckContext, ContractViolation, check_response
+from .contract_coverage import LOG
+from .exchange import Exchange
+
+RESOURCE = "inventory_device_diags/"
+TIMEOUT = (5.0, 60.0)  # connect, read (update_status may run slow helpers)
+
+
+class _ValidToken:
+    """The ``authorization`` default: ``Bearer <the run's token>``."""
+
+
+VALID_TOKEN = _ValidToken()
+Authorization = str | None | _ValidToken
+
+
+def resource_url(base_url: str) -> str:
+    """The one documented resource under an API base such as ``https://host/api/v1`` (slash or not)."""
+    return base_url.rstrip("/") + "/" + RESOURCE
+
+
+def json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+class ApiClient:
+    """GET and POST on the resource; every response goes through ``check_response``."""
+
+    def __init__(self, base_url: str, token: str, *, strict: bool) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.resource_url = resource_url(base_url)
+        self.token = token
+        self.context = CheckContext(base_url=self.base_url, strict=strict)
+        self.session = requests.Session()
+        # No ~/.netrc credentials (they would spoil the missing-header checks); proxies still apply.
+        self.session.trust_env = False
+        self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self.seen_ids: set[str] = set()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def authorization_header(self, authorization: Authorization) -> dict[str, str]:
+        if isinstance(authorization, _ValidToken):
+            return {"Authorization": f"Bearer {self.token}"}
+        return {} if authorization is None else {"Authorization": authorization}
+
+    def get(
+        self,
+        params: dict[str, Any] | None = None,
+        *,
+        url: str | None = None,
+        authorization: Authorization = VALID_TOKEN,
+    ) -> Exchange:
+        """GET the resource (or ``url``, a page link) with ``params``."""
+        return self.request("GET", url or self.resource_url, params=params, authorization=authorization)
+
+    def post(
+        self,
+        body: Any,
+        *,
+        url: str | None = None,
+        authorization: Authorization = VALID_TOKEN,
+    ) -> Exchange:
+        """POST ``body`` serialized as JSON (any JSON value, not only objects)."""
+        return self.post_raw(json_bytes(body), url=url, authorization=authorization)
+
+    def post_raw(
+        self,
+        content: bytes,
+        *,
+        content_type: str | None = "application/json",
+        url: str | None = None,
+        authorization: Authorization = VALID_TOKEN,
+    ) -> Exchange:
+        """POST bytes as they are (malformed JSON, form encoding, oversized bodies)."""
+        headers = {"Content-Type": content_type} if content_type else {}
+        return self.request("POST", url or self.resource_url, body=content, headers=headers,
+                            authorization=authorization)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        authorization: Authorization = VALID_TOKEN,
+        operation: str | None = None,
+    ) -> Exchange:
+        """Send one request, never following redirects; check and record the answer."""
+        sent_headers = {**self.authorization_header(authorization), **(headers or {})}
+        prepared = self.session.prepare_request(
+            requests.Request(method, url, params=params, data=body, headers=sent_headers)
+        )
+        if operation is None:
+            operation = method if self._is_resource(prepared.url or url) else f"{method} (other route)"
+        sent_body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
+        try:
+            response = self.session.send(prepared, timeout=TIMEOUT, allow_redirects=False)
+        except requests.RequestException as error:
+            failed = Exchange(operation, method, prepared.url or url, sent_headers, sent_body, 0, {}, b"",
+                              secret=self.token)
+            raise ContractViolation("server_answers", f"no HTTP answer: {error}", failed) from error
+        exchange = Exchange(
+            operation=operation,
+            method=method,
+            url=prepared.url or url,
+            sent_headers=sent_headers,
+            sent_body=sent_body,
+            status=response.status_code,
+            headers={name.lower(): value for name, value in response.headers.items()},
+            content=response.content,
+            secret=self.token,
+        )
+        LOG.record_response(exchange.operation, exchange.status)
+        check_response(exchange, self.context)
+        for record in exchange.results:
+            if isinstance(record, dict) and isinstance(record.get("id"), str):
+                self.seen_ids.add(record["id"])
+        return exchange
+
+    def _is_resource(self, url: str) -> bool:
+        """True for the documented route under this base URL (the slash-less form counts too)."""
+        return urlsplit(url).path.rstrip("/") == urlsplit(self.resource_url).path.rstrip("/")

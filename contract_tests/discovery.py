@@ -1,0 +1,90 @@
+"""What the server holds, learnt from the API itself: a few devices and how many records each has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .checks import expect_status
+from .client import ApiClient
+from .paging import page_count, walk_forward
+
+DISCOVERY_PAGES = 3
+DEVICES_TO_COUNT = 8
+#: A device whose list is walked page by page should need few requests.
+WALKABLE_RECORDS = 300
+
+
+@dataclass
+class Device:
+    """A device known to the server, with what its records say about it."""
+
+    id: str
+    count: int
+    name: str | None = None
+    serial: str | None = None
+
+
+@dataclass
+class Inventory:
+    """The devices discovered at the start of the run."""
+
+    devices: list[Device]
+    total: int
+    notes: list[str] = field(default_factory=list)
+
+    def _require(self, candidates: list[Device], what: str) -> Device:
+        if not candidates:
+            pytest.skip(f"no {what} was discovered on the server; name one with --device-id")
+        return candidates[0]
+
+    def walk_device(self) -> Device:
+        """A device with records, few enough to walk page by page (the most such records first)."""
+        walkable = [device for device in self.devices if 0 < device.count <= WALKABLE_RECORDS]
+        return self._require(sorted(walkable, key=lambda d: -d.count), "device with a walkable list of records")
+
+    def walk_devices(self) -> list[Device]:
+        return [device for device in self.devices if 0 < device.count <= WALKABLE_RECORDS]
+
+    def write_device(self) -> Device:
+        """The device the suite writes to: the one with the fewest records, so finding them is cheap."""
+        return self._require(sorted(self.devices, key=lambda d: d.count), "device")
+
+    def device_ids(self) -> list[str]:
+        return [device.id for device in self.devices]
+
+    def by_id(self, device_id: str) -> Device | None:
+        return next((device for device in self.devices if device.id == device_id), None)
+
+
+def _describe(records: list[dict[str, Any]], device_id: str) -> tuple[str | None, str | None]:
+    for record in records:
+        if record.get("device_id") == device_id:
+            return record.get("device_name"), record.get("device_serial")
+    return None, None
+
+
+def count_device(client: ApiClient, device_id: str) -> tuple[int, list[dict[str, Any]]]:
+    """How many records a known device has (and its first page)."""
+    exchange = client.get({"id": device_id, "limit": 1})
+    expect_status(exchange, 200, rule="known_device_lists_200", why=f"{device_id!r} is a device of the server")
+    return page_count(exchange), exchange.results
+
+
+def discover(client: ApiClient, named_devices: list[str]) -> Inventory:
+    """Walk the first pages of the whole list, then count the records of a few devices."""
+    walk = walk_forward(client, {"limit": 100}, max_pages=DISCOVERY_PAGES)
+    records = walk.records
+    found: list[str] = list(dict.fromkeys(named_devices))
+    for record in records:
+        device_id = record.get("device_id")
+        if isinstance(device_id, str) and device_id not in found and len(found) < DEVICES_TO_COUNT:
+            found.append(device_id)
+    devices = []
+    for device_id in found:
+        count, first = count_device(client, device_id)
+        name, serial = _describe(records + first, device_id)
+        devices.append(Device(id=device_id, count=count, name=name, serial=serial))
+    return Inventory(devices=devices, total=page_count(walk.first))

@@ -1,0 +1,82 @@
+"""What one run of the suite is pointed at and allowed to do, shared by the plugin and the fixtures."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+#: Every record the suite creates has notes starting with this, then the run id.
+TAG_PREFIX = "diags-kit contract run"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The target and the mode of this run."""
+
+    base_url: str | None  # None: the embedded mock
+    token: str
+    strict: bool
+    read_only: bool
+    max_writes: int | None  # None: unlimited
+    run_id: str
+    hypothesis_seed: int
+    mock_seed: int
+    worker_count: int = 1
+
+    @property
+    def embedded(self) -> bool:
+        """True when the suite starts and owns the server, so no other client can write to it."""
+        return self.base_url is None
+
+    @property
+    def tag(self) -> str:
+        """The prefix of the notes of every record this run creates."""
+        return f"{TAG_PREFIX} {self.run_id}"
+
+    def describe_target(self) -> str:
+        return self.base_url if self.base_url else f"embedded mock, seed {self.mock_seed}"
+
+    def describe_mode(self) -> str:
+        if self.read_only:
+            writes = "read-only"
+        elif self.max_writes is None:
+            writes = "read-write (unlimited writes)"
+        else:
+            writes = f"read-write (at most {self.max_writes} records created)"
+        strictness = "strict contract (mock rules too)" if self.strict else "documented contract only"
+        return f"{writes}, {strictness}"
+
+
+@dataclass
+class WriteBudget:
+    """How many more records this process may create; a run's budget is shared out among xdist workers."""
+
+    total: int | None
+    spent: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def for_worker(cls, max_writes: int | None, worker_count: int) -> WriteBudget:
+        if max_writes is None:
+            return cls(total=None)
+        return cls(total=max_writes // max(worker_count, 1))
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.total is None else max(self.total - self.spent, 0)
+
+    def allowance(self, wanted: int) -> int:
+        """How many of ``wanted`` creations one test may make: a fair share, so later tests get some."""
+        if self.total is None:
+            return wanted
+        share = max(math.ceil(self.total / 4), 1)
+        return max(min(wanted, share, self.remaining or 0), 0)
+
+    def take(self) -> bool:
+        """Spend one creation; False when the budget is spent (the caller then skips that write)."""
+        with self._lock:
+            if self.total is not None and self.spent >= self.total:
+                return False
+            self.spent += 1
+            return True

@@ -1,0 +1,299 @@
+"""Hypothesis strategies for queries and request bodies, kept inside what the contract makes unambiguous.
+
+Valid bodies never hold empty or blank strings, nulls, unknown fields, NUL characters or integers
+beyond +-2**53, and their e-mails are plain ``a.b@example.com`` ones: the contract leaves a real
+server free to reject those. Invalid bodies break exactly one documented rule per fault.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import strategies as st
+
+from .client import json_bytes
+
+SEVERITIES = ("low", "medium", "high", "critical")
+PRIORITIES = SEVERITIES
+STANDARD_TYPES = ("health_check", "maintenance", "issue_report")
+SERVER_OWNED = ("id", "device_name", "device_serial", "created_at", "updated_at")
+MAX_SAFE_INTEGER = 2**53
+NON_ASCII_SAMPLES = (
+    "Impresora de oficina — planta 2",
+    "診断レポート：ディスク残量低下",
+    "Ünïcödé ✓ naïve café",
+    "printer on fire 🖨️🔥",
+    "Ελληνικά κείμενα",
+    "עברית וערבית العربية",
+    "e\u0301 (a combining accent)",
+    "tab\tand\nnewline",
+)
+
+_characters = st.characters(exclude_categories=("Cs", "Cn"), exclude_characters="\x00")
+
+
+def texts(max_size: int = 40) -> st.SearchStrategy[str]:
+    """Non-blank strings: at least one letter or digit, any other character but NUL."""
+    return st.text(_characters, min_size=1, max_size=max_size).filter(
+        lambda text: any(char.isalnum() for char in text)
+    )
+
+
+def long_texts() -> st.SearchStrategy[str]:
+    return st.builds(lambda unit, times: unit * times, texts(12), st.integers(40, 250))
+
+
+def free_texts() -> st.SearchStrategy[str]:
+    return st.one_of(texts(), st.sampled_from(NON_ASCII_SAMPLES), long_texts())
+
+
+def emails() -> st.SearchStrategy[str]:
+    local = st.from_regex(r"[a-z][a-z0-9]{0,9}(\.[a-z][a-z0-9]{0,9})?", fullmatch=True)
+    domain = st.sampled_from(("example.com", "example.org", "company.com", "mail.example.net"))
+    return st.builds(lambda name, host: f"{name}@{host}", local, domain)
+
+
+def rfc3339_instants() -> st.SearchStrategy[str]:
+    moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
+    return moments.map(lambda moment: moment.replace(microsecond=0, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def json_scalars() -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.booleans(),
+        st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER),
+        st.sampled_from((0, -1, MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER)),
+        st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False),
+        texts(),
+    )
+
+
+def json_values() -> st.SearchStrategy[Any]:
+    return st.recursive(
+        json_scalars(),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(texts(20), children, max_size=4),
+        max_leaves=8,
+    )
+
+
+def free_details() -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(texts(20), json_values(), max_size=6)
+
+
+HEALTH_KEYS = ("cpu_usage", "memory_usage", "disk_space", "network_connectivity", "last_ping")
+
+
+def health_details() -> st.SearchStrategy[dict[str, Any]]:
+    """Details a health check may carry: percentages within 0..100, an RFC 3339 last_ping."""
+    percent = st.one_of(st.integers(0, 100), st.floats(0, 100, allow_nan=False), st.sampled_from((0, 100)))
+    known = st.fixed_dictionaries({}, optional={
+        "cpu_usage": percent, "memory_usage": percent, "disk_space": percent,
+        "network_connectivity": texts(), "last_ping": rfc3339_instants(),
+    })
+    extra = st.dictionaries(texts(20).filter(lambda key: key not in HEALTH_KEYS), json_values(), max_size=3)
+    return st.builds(lambda first, second: {**second, **first}, known, extra)
+
+
+def issues() -> st.SearchStrategy[list[dict[str, str]]]:
+    issue = st.fixed_dictionaries(
+        {"severity": st.sampled_from(SEVERITIES), "message": free_texts(), "code": texts(20)}
+    )
+    return st.lists(issue, max_size=3)
+
+
+def notes(tag: str) -> st.SearchStrategy[str]:
+    """Notes starting with the run's tag, so the records a run created can be found."""
+    return st.one_of(st.just(tag), free_texts().map(lambda text: f"{tag} {text}"))
+
+
+def create_bodies(device_id: str, tag: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid POST bodies for ``device_id``, every optional field sometimes present."""
+
+    def with_type(diagnostic_type: str) -> st.SearchStrategy[dict[str, Any]]:
+        details = health_details() if diagnostic_type == "health_check" else free_details()
+        return st.fixed_dictionaries(
+            {"device_id": st.just(device_id), "diagnostic_type": st.just(diagnostic_type), "notes": notes(tag)},
+            optional={
+                "status": st.one_of(st.sampled_from(("warning", "completed", "open", "ok")), texts()),
+                "details": details,
+                "issues": issues(),
+                "reported_by": emails(),
+                "performed_by": emails(),
+                "priority": st.sampled_from(PRIORITIES),
+            },
+        )
+
+    return st.one_of(st.sampled_from(STANDARD_TYPES), texts()).flatmap(with_type)
+
+
+def unknown_device_ids() -> st.SearchStrategy[str]:
+    """Ids no inventory holds: a fixed prefix, a random part, sometimes characters that need quoting."""
+    suffix = st.text(st.sampled_from("abcdef0123456789-_.é日+&=/?#% "), min_size=8, max_size=24)
+    return st.builds(lambda random_part, tail: f"diags-kit-unknown-{random_part}{tail}",
+                     st.uuids().map(lambda value: value.hex[:12]), suffix | st.just(""))
+
+
+def query_params(device_ids: list[str], *, allow_refresh: bool, max_limit: int) -> st.SearchStrategy[dict[str, Any]]:
+    """Any combination of the documented query parameters, with valid values."""
+    refresh = ("true", "false") if allow_refresh else ("false",)
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "update_status": st.sampled_from(refresh),
+        "limit": st.one_of(st.integers(1, 10), st.integers(1, max_limit)),
+        "offset": st.one_of(st.integers(0, 30), st.integers(0, 10**6)),
+    }
+    if device_ids:
+        optional["id"] = st.sampled_from(device_ids)
+    return st.fixed_dictionaries({}, optional=optional)
+
+
+@dataclass(frozen=True)
+class BadBody:
+    """A POST body that breaks the contract's rules, and the status the contract prescribes for it."""
+
+    content: bytes
+    expected: int
+    rule: str
+    why: str
+    fields: tuple[str, ...] = ()
+    unknown_device: str | None = None
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Fault:
+    field: str
+    kind: str  # "missing" (400), "wrong" (422) or "unknown" (404)
+    value: Any = None
+
+    def describe(self) -> str:
+        if self.kind == "missing":
+            return f"{self.field} missing"
+        if self.kind == "unknown":
+            return f"device_id {self.value!r} names no device"
+        return f"{self.field} = {_short(self.value)} has the wrong type or format"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
+def _non_strings() -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.booleans(),
+        st.lists(st.integers(0, 99), max_size=2),
+        st.dictionaries(texts(8), st.integers(0, 99), max_size=2),
+    )
+
+
+def _bad_issue_lists() -> st.SearchStrategy[Any]:
+    good = {"severity": "low", "message": "fine", "code": "OK"}
+    bad_items = st.one_of(
+        _non_strings().filter(lambda value: not isinstance(value, dict)),
+        texts(),
+        st.sampled_from(("severity", "message", "code")).map(lambda key: {k: v for k, v in good.items() if k != key}),
+        texts().filter(lambda text: text not in SEVERITIES).map(lambda text: {**good, "severity": text}),
+        _non_strings().map(lambda value: {**good, "severity": value}),
+        st.sampled_from(("message", "code")).flatmap(
+            lambda key: _non_strings().map(lambda value: {**good, key: value})
+        ),
+    )
+    as_list = st.builds(lambda item, before: [good] * before + [item], bad_items, st.integers(0, 1))
+    not_a_list = st.one_of(texts(), st.integers(), st.just(good), st.booleans())
+    return st.one_of(as_list, not_a_list)
+
+
+def _wrong_values() -> dict[str, st.SearchStrategy[Any]]:
+    not_email = st.one_of(texts().filter(lambda text: "@" not in text), _non_strings())
+    return {
+        "device_id": _non_strings(),
+        "diagnostic_type": _non_strings(),
+        "details": st.one_of(texts(), st.integers(), st.lists(json_scalars(), max_size=3), st.booleans()),
+        "issues": _bad_issue_lists(),
+        "priority": st.one_of(texts().filter(lambda text: text not in PRIORITIES), _non_strings()),
+        "reported_by": not_email,
+        "performed_by": not_email,
+    }
+
+
+def faults() -> st.SearchStrategy[Fault]:
+    missing = st.sampled_from(("device_id", "diagnostic_type")).map(lambda name: Fault(name, "missing"))
+    wrong = st.one_of(*[
+        values.map(lambda value, name=name: Fault(name, "wrong", value))  # type: ignore[misc]
+        for name, values in _wrong_values().items()
+    ])
+    unknown = unknown_device_ids().map(lambda device: Fault("device_id", "unknown", device))
+    return st.one_of(missing, wrong, unknown)
+
+
+def _verdict(chosen: list[Fault]) -> tuple[int, str, tuple[str, ...]]:
+    kinds = {fault.kind for fault in chosen}
+    winner = "missing" if "missing" in kinds else "wrong" if "wrong" in kinds else "unknown"
+    status = {"missing": 400, "wrong": 422, "unknown": 404}[winner]
+    names = {"missing": "missing_required_field_is_400", "wrong": "wrong_type_or_format_is_422",
+             "unknown": "unknown_device_is_404"}
+    rule = names[winner]
+    losers = sorted(kinds - {winner}, key=["missing", "wrong", "unknown"].index)
+    if losers:
+        loser_status = {"wrong": 422, "unknown": 404}[losers[0]]
+        rule = f"precedence_{status}_over_{loser_status}"
+    return status, rule, tuple(fault.field for fault in chosen if fault.kind == winner)
+
+
+def faulty_objects(device_id: str, marker: str) -> st.SearchStrategy[BadBody]:
+    """A valid body for a known device, then one or two faults (at most one per field)."""
+
+    def apply(base: dict[str, Any], chosen: list[Fault]) -> BadBody:
+        body = dict(base)
+        for fault in chosen:
+            if fault.kind == "missing":
+                body.pop(fault.field, None)
+            else:
+                body[fault.field] = fault.value
+        status, rule, named = _verdict(chosen)
+        unknown = next((fault.value for fault in chosen if fault.kind == "unknown"), None)
+        return BadBody(
+            content=json_bytes(body), expected=status, rule=rule,
+            why="; ".join(fault.describe() for fault in chosen), fields=named,
+            unknown_device=unknown,
+        )
+
+    chosen = st.lists(faults(), min_size=1, max_size=2, unique_by=lambda fault: fault.field)
+    return st.builds(apply, create_bodies(device_id, marker), chosen)
+
+
+def non_object_bodies(device_id: str, marker: str) -> st.SearchStrategy[BadBody]:
+    """JSON that is not an object (an array holding a valid body among them): 400."""
+    valid = {"device_id": device_id, "diagnostic_type": "maintenance", "notes": marker}
+    values = st.one_of(
+        st.just([valid]), st.lists(json_scalars(), max_size=3), texts(), st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none(), st.just(json.dumps(valid)),
+    )
+    return values.map(lambda value: BadBody(
+        content=json_bytes(value), expected=400, rule="non_object_body_is_400",
+        why=f"the body is JSON {type(value).__name__}, not an object",
+    ))
+
+
+def malformed_bodies(device_id: str, marker: str) -> st.SearchStrategy[BadBody]:
+    """Bytes that are not JSON at all: 400."""
+    start = json.dumps({"device_id": device_id, "diagnostic_type": "maintenance", "notes": marker})[:-1]
+    samples = (
+        start.encode(),  # truncated
+        (start + ",}").encode(),  # trailing comma
+        (start + "}}").encode(),  # trailing garbage
+        start.replace('"', "'").encode() + b"}",  # single quotes
+        b"",
+        b"not json",
+        b"\xff\xfe{\x00}\x00",
+        b"{device_id: 1}",
+    )
+    return st.sampled_from(samples).map(lambda content: BadBody(
+        content=content, expected=400, rule="malformed_json_is_400",
+        why=f"the body is not JSON: {content[:60]!r}",
+    ))

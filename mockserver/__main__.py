@@ -1,0 +1,5 @@
+"""``python -m mockserver``: see ``cli``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,51 @@
+"""Bearer-token authentication of every API route, checked before anything else.
+
+contract.md: a missing header, another scheme, an empty token or an unknown token is a 401,
+even when the request is also malformed or names an unknown route.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Flask, current_app, request
+
+from .responses import unauthorized
+
+API_PREFIX = "/api/v1"
+
+
+def _known_token(candidate: str, tokens: list[str]) -> bool:
+    # Compare against every token, in constant time, so timing says nothing about which one is close.
+    found = False
+    for token in tokens:
+        found |= hmac.compare_digest(candidate.encode(), token.encode())
+    return found
+
+
+def check_bearer(authorization: str | None, tokens: list[str]) -> None:
+    """Raise the 401 ``ApiError`` unless ``authorization`` is ``Bearer <known token>``."""
+    if not authorization:
+        raise unauthorized("Authentication credentials were not provided: send 'Authorization: Bearer <token>'.")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise unauthorized(f"Unsupported authorization scheme {scheme!r}: use 'Bearer <token>'.")
+    token = token.strip()
+    if not token:
+        raise unauthorized("The bearer token is empty.")
+    if not _known_token(token, tokens):
+        raise unauthorized("Invalid API token.")
+
+
+def _authenticate() -> None:
+    path = request.path
+    if request.method == "OPTIONS" or not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+        return
+    if path in current_app.config["DIAGS_PUBLIC_PATHS"]:
+        return
+    check_bearer(request.headers.get("Authorization"), current_app.config["DIAGS_TOKENS"])
+
+
+def init_app(app: Flask) -> None:
+    """Check the bearer token before every request under the API prefix (documentation pages excepted)."""
+    app.before_request(_authenticate)

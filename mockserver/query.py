@@ -1,0 +1,94 @@
+"""The query of ``GET /inventory_device_diags/``: parsing it, and the page links of its answer.
+
+A value that does not parse is a 400 that names the parameter (a mock-only rule of contract.md);
+a ``limit`` above the maximum is capped, not refused.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from werkzeug.datastructures import MultiDict
+
+from .responses import bad_request
+
+TRUE_WORDS = frozenset({"true", "1"})
+FALSE_WORDS = frozenset({"false", "0"})
+KNOWN_PARAMETERS = ("id", "update_status", "limit", "offset")
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A parsed list request."""
+
+    device_id: str | None
+    update_status: bool
+    limit: int
+    offset: int
+
+
+def _single(args: MultiDict[str, str], name: str) -> str | None:
+    values = args.getlist(name)
+    if len(values) > 1:
+        raise bad_request(f"Query parameter {name!r} was given {len(values)} times; give it once.",
+                          {name: ["Give this parameter once."]})
+    return values[0] if values else None
+
+
+def _boolean(name: str, text: str | None) -> bool:
+    if text is None:
+        return False
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise bad_request(f"Query parameter {name!r} must be a boolean (true/false/1/0), not {text[:40]!r}.",
+                      {name: ["Must be one of true, false, 1, 0."]})
+
+
+def _count(name: str, text: str | None, default: int) -> int:
+    if text is None:
+        return default
+    if not _DIGITS.match(text):
+        raise bad_request(f"Query parameter {name!r} must be a non-negative integer, not {text[:40]!r}.",
+                          {name: ["Must be a non-negative integer."]})
+    return min(int(text), sys.maxsize)
+
+
+def parse_list_query(args: MultiDict[str, str], default_limit: int, max_limit: int) -> ListQuery:
+    """Parse ``id``, ``update_status``, ``limit`` and ``offset``; other parameters are ignored."""
+    device_id, update_status, limit, offset = (_single(args, name) for name in KNOWN_PARAMETERS)
+    return ListQuery(
+        device_id=device_id,
+        update_status=_boolean("update_status", update_status),
+        limit=min(_count("limit", limit, default_limit), max_limit),
+        offset=_count("offset", offset, 0),
+    )
+
+
+def _link(base_url: str, pairs: Sequence[tuple[str, str]], limit: int, offset: int) -> str:
+    kept = [(key, value) for key, value in pairs if key not in ("limit", "offset")]
+    kept.append(("limit", str(limit)))
+    if offset:
+        kept.append(("offset", str(offset)))
+    return f"{base_url}?{urlencode(kept)}"
+
+
+def page_links(
+    base_url: str, pairs: Sequence[tuple[str, str]], query: ListQuery, count: int
+) -> tuple[str | None, str | None]:
+    """Absolute ``next`` and ``previous`` URLs that keep the other parameters; ``None`` at the ends."""
+    if query.limit == 0:
+        return None, None
+    after = query.offset + query.limit
+    next_url = _link(base_url, pairs, query.limit, after) if after < count else None
+    previous_url = None
+    if query.offset > 0:
+        previous_url = _link(base_url, pairs, query.limit, max(0, min(query.offset, count) - query.limit))
+    return next_url, previous_url

@@ -1,0 +1,147 @@
+"""The in-memory store of devices and diagnostics (no Flask here).
+
+Records are kept in creation order, serialized (compact bytes cost a fraction of a dict's
+memory, which matters at a million records), with an index per device, so that a page costs
+O(limit) whether it is filtered or not. One lock makes every operation atomic under the
+server's threads.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import orjson
+
+Record = dict[str, Any]
+Device = dict[str, Any]
+
+ID_PREFIX = "diag-"
+_SEQUENCE = re.compile(r"^diag-(\d+)$")
+
+
+def format_id(sequence: int) -> str:
+    """The id of the ``sequence``-th record: ``diag-001``, ..., ``diag-1000``."""
+    return f"{ID_PREFIX}{sequence:03d}"
+
+
+class Store(Protocol):
+    """What the API needs from a store; every store passes the same tests."""
+
+    def device(self, device_id: str) -> Device | None: ...
+    def add_device(self, device: Device) -> Device: ...
+    def page(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[Record]]: ...
+    def get(self, record_id: str) -> Record | None: ...
+    def create(self, fields: Record) -> Record: ...
+    def update(self, record_id: str, changes: Record) -> Record: ...
+    def latest(self, device_id: str, diagnostic_type: str) -> Record | None: ...
+    def next_refresh(self, record_id: str) -> int: ...
+    def reset(self, fixture: dict[str, Any]) -> None: ...
+    def stats(self) -> dict[str, int]: ...
+
+
+class MemoryStore:
+    """A thread-safe store held in this process, loaded from a fixture."""
+
+    def __init__(self, fixture: dict[str, Any]) -> None:
+        self._lock = threading.Lock()
+        self._last_sequence = 0
+        self.reset(fixture)
+
+    def reset(self, fixture: dict[str, Any]) -> None:
+        """Replace everything with ``fixture``'s data. New ids still never repeat old ones."""
+        devices = {device["id"]: dict(device) for device in fixture["devices"]}
+        records: list[bytes] = []
+        positions: dict[str, int] = {}
+        by_device: dict[str, list[int]] = {device_id: [] for device_id in devices}
+        last_sequence = self._last_sequence
+        for record in fixture["diagnostics"]:
+            positions[record["id"]] = len(records)
+            by_device.setdefault(record["device_id"], []).append(len(records))
+            records.append(orjson.dumps(record))
+            match = _SEQUENCE.match(record["id"])
+            if match:
+                last_sequence = max(last_sequence, int(match.group(1)))
+        with self._lock:
+            self._devices = devices
+            self._records = records
+            self._positions = positions
+            self._by_device = by_device
+            self._last_sequence = last_sequence
+            self._refreshes: dict[str, int] = {}
+
+    def device(self, device_id: str) -> Device | None:
+        device = self._devices.get(device_id)
+        return dict(device) if device is not None else None
+
+    def add_device(self, device: Device) -> Device:
+        with self._lock:
+            self._devices[device["id"]] = dict(device)
+            self._by_device.setdefault(device["id"], [])
+        return dict(device)
+
+    def page(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[Record]]:
+        """The total number of matches, and the records at ``offset`` .. ``offset + limit``."""
+        with self._lock:
+            if device_id is None:
+                total = len(self._records)
+                chosen: Iterable[bytes] = self._records[offset : offset + limit]
+            else:
+                positions = self._by_device.get(device_id, [])
+                total = len(positions)
+                chosen = [self._records[position] for position in positions[offset : offset + limit]]
+        return total, [orjson.loads(raw) for raw in chosen]
+
+    def get(self, record_id: str) -> Record | None:
+        with self._lock:
+            position = self._positions.get(record_id)
+            raw = None if position is None else self._records[position]
+        return None if raw is None else orjson.loads(raw)
+
+    def create(self, fields: Record) -> Record:
+        """Store a new record: ``fields`` in order, behind a fresh ``id``. Returns it as stored."""
+        with self._lock:
+            self._last_sequence += 1
+            record_id = format_id(self._last_sequence)
+            while record_id in self._positions:
+                self._last_sequence += 1
+                record_id = format_id(self._last_sequence)
+            record = {"id": record_id, **fields}
+            raw = orjson.dumps(record)
+            self._positions[record_id] = len(self._records)
+            self._by_device.setdefault(record["device_id"], []).append(len(self._records))
+            self._records.append(raw)
+        return orjson.loads(raw)
+
+    def update(self, record_id: str, changes: Record) -> Record:
+        """Merge ``changes`` into a stored record (keys keep their place); returns it as stored."""
+        with self._lock:
+            position = self._positions[record_id]
+            record = orjson.loads(self._records[position])
+            record.update(changes)
+            raw = orjson.dumps(record)
+            self._records[position] = raw
+        return orjson.loads(raw)
+
+    def latest(self, device_id: str, diagnostic_type: str) -> Record | None:
+        """The newest record of one type for one device, if any."""
+        with self._lock:
+            raws = [self._records[position] for position in reversed(self._by_device.get(device_id, []))]
+        for raw in raws:
+            record: Record = orjson.loads(raw)
+            if record["diagnostic_type"] == diagnostic_type:
+                return record
+        return None
+
+    def next_refresh(self, record_id: str) -> int:
+        """Count one more status refresh of a record; the count seeds the refreshed values."""
+        with self._lock:
+            count = self._refreshes.get(record_id, 0) + 1
+            self._refreshes[record_id] = count
+        return count
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"devices": len(self._devices), "diagnostics": len(self._records)}

@@ -1,0 +1,99 @@
+"""Strict mode (``serve --strict``, config ``DIAGS_STRICT``): every API response checked against ``schemas/``.
+
+For debugging the mock itself: a response whose status the OpenAPI document does not give the
+operation, or whose body violates the status's schema (the mock's own error shape, not the lenient
+one a real server is held to), is replaced by a loud 500
+``{"detail": "strict mode: response violates <schema>: <reason>"}`` and logged. Error answers off
+the documented operations (unknown routes, other methods) are held to the mock's error shape too.
+The documentation pages are not API responses and are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from flask import Flask, Response, current_app, request
+from jsonschema.exceptions import best_match
+
+import schemas
+
+from .responses import JSON_MIMETYPE, error_response
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+CHECKED_METHODS = ("GET", "POST")
+#: Blueprints whose answers are not API responses.
+SKIPPED_BLUEPRINTS = frozenset({"docs"})
+REASON_LIMIT = 500
+
+
+class Violation(Exception):
+    """A response the schemas do not allow: which schema, and why."""
+
+    def __init__(self, schema: str, reason: str) -> None:
+        super().__init__(f"{schema}: {reason}")
+        self.schema = schema
+        self.reason = reason
+
+
+def _operation_label(method: str) -> str:
+    return f"the {method} {schemas.RESOURCE_PATH} responses"
+
+
+def schema_for(method: str, endpoint_is_resource: bool, status: int) -> str | None:
+    """The schema a response must match; ``None`` when it is not checked. Raises ``Violation``."""
+    if endpoint_is_resource and method in CHECKED_METHODS:
+        documented = schemas.documented_statuses(method, include_mock=True)
+        if status not in documented:
+            raise Violation(_operation_label(method), f"status {status} is not documented")
+        return schemas.response_schema(method, status, strict=True)
+    if status >= 400:
+        return schemas.STRICT_ERROR
+    return None
+
+
+def check_body(schema: str, mimetype: str, body: bytes) -> None:
+    """Raise ``Violation`` unless ``body`` is JSON that ``schema`` accepts."""
+    if mimetype != JSON_MIMETYPE:
+        raise Violation(schema, f"Content-Type is {mimetype!r}, not {JSON_MIMETYPE}")
+    try:
+        document: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise Violation(schema, f"the body is not JSON ({error})") from None
+    error = best_match(schemas.validator(schema).iter_errors(document))
+    if error is not None:
+        raise Violation(schema, f"at {error.json_path}: {error.message}")
+
+
+def _is_checked(response: Response) -> bool:
+    if not current_app.config.get("DIAGS_STRICT"):
+        return False
+    path = request.path
+    if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+        return False
+    return request.blueprint not in SKIPPED_BLUEPRINTS and request.method not in ("HEAD", "OPTIONS")
+
+
+def _enforce(response: Response) -> Response:
+    if not _is_checked(response):
+        return response
+    endpoint_is_resource = request.blueprint == "api"
+    try:
+        schema = schema_for(request.method, endpoint_is_resource, response.status_code)
+        if schema is not None:
+            check_body(schema, response.mimetype or "", response.get_data())
+    except Violation as violation:
+        reason = violation.reason[:REASON_LIMIT]
+        log.error("strict mode: %s %s answered %s, which violates %s: %s",
+                  request.method, request.path, response.status_code, violation.schema, reason)
+        detail = f"strict mode: response violates {violation.schema}: {reason}"
+        return error_response(500, detail)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Check every API response when ``DIAGS_STRICT`` is true (read per request, so tests can flip it)."""
+    app.after_request(_enforce)

@@ -1,0 +1,45 @@
+"""The deliberate contract violations the reference server can be switched into.
+
+Each break is one small, realistic bug that the published documentation or the non-(mock) part of
+contract.md forbids; none of them is a departure from a choice only our mock makes.
+"""
+
+from __future__ import annotations
+
+BREAKS: dict[str, str] = {
+    "wrong-status-on-create": "POST answers 200 instead of 201 for a created record",
+    "missing-field": "records (GET and POST) lack device_serial",
+    "lost-write": "POST answers 201 but the record never shows up in GET",
+    "ignored-filter": "GET ?id= still checks the device exists but returns every device's records",
+    "unknown-device-200": "GET ?id=<unknown device> answers 200 with count 0 instead of 404",
+    "no-auth": "any token, or none at all, is accepted",
+    "any-scheme": "the Authorization scheme is not checked: 'Token T' and 'Basic T' pass",
+    "auth-after-validation": "a malformed or invalid POST body gets 400/422 before the token is checked",
+    "wrong-count": "count is one more than the number of matching records",
+    "next-loops": "next is never null: the last page links to itself",
+    "overlapping-pages": "next advances by limit - 1, so pages overlap and a record is seen twice",
+    "limit-ignored": "limit is ignored: every page has the default size",
+    "html-errors": "error responses are text/html pages",
+    "no-echo": "POST drops notes from the stored record and its 201 body",
+    "altered-details": "POST stores details with its keys upper-cased",
+    "reused-ids": "a new record gets the id of the newest existing record (off-by-one in the sequence)",
+    "client-ids": "an id sent in the POST body is stored instead of being ignored",
+    "precedence-404-before-422": "an unknown device_id is reported (404) before a malformed field (422)",
+    "422-for-missing-field": "a missing required field gets 422 instead of 400",
+    "bad-datetime": "timestamps are written like '2024-01-15 14:25' (not RFC 3339)",
+    "relative-next": "next and previous are relative URLs",
+    "next-drops-filter": "next and previous drop the id and update_status parameters",
+    "update-status-not-stored": "update_status=true refreshes the response but does not store the refresh",
+    "invalid-creates": "a POST answered 422 still stores the record",
+    "500-on-bad-json": "a POST body that is not JSON crashes the handler: 500",
+    "bad-severity-accepted": "issues with a severity outside low/medium/high/critical are stored (201)",
+    "unstable-order": "every GET returns the records in a new random order",
+}
+
+
+def check_names(names: list[str]) -> frozenset[str]:
+    """The given break names as a set, refusing any this server does not know."""
+    unknown = sorted(set(names) - BREAKS.keys())
+    if unknown:
+        raise ValueError(f"unknown break(s) {', '.join(unknown)}; known: {', '.join(sorted(BREAKS))}")
+    return frozenset(names)

@@ -1,0 +1,259 @@
+"""``GET /api/v1/inventory_device_diags/`` through the app factory: every status, the envelope, pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+import fixtures
+import schemas
+from mockserver import create_app
+from mockserver.services import services
+
+RESOURCE = "/api/v1/inventory_device_diags/"
+DOCUMENTED_FIELDS = ["id", "device_id", "device_name", "device_serial", "diagnostic_type", "status", "details",
+                     "issues", "created_at", "updated_at", "next_check_due"]
+#: Bounds every pagination walk, so a broken ``next`` cannot loop for ever.
+MAX_PAGES = 500
+
+
+def get(client: FlaskClient, auth: dict[str, str], url: str = RESOURCE, **params: Any) -> TestResponse:
+    return client.get(url, query_string=params, headers=auth)
+
+
+def assert_error(response: TestResponse, status: int) -> dict[str, Any]:
+    """``response`` is a ``status`` answer with the mock's JSON error body; returns the body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body: dict[str, Any] = response.get_json()
+    schemas.validator("error").validate(body)
+    return body
+
+
+def page_ok(response: TestResponse) -> dict[str, Any]:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body: dict[str, Any] = response.get_json()
+    schemas.validator("diag-list").validate(body)
+    return body
+
+
+def walk(client: FlaskClient, auth: dict[str, str], first_url: str, link: str = "next") -> list[dict[str, Any]]:
+    """The pages met by following ``link`` from ``first_url``."""
+    pages = []
+    url: str | None = first_url
+    while url is not None:
+        assert len(pages) < MAX_PAGES, "the walk does not end"
+        page = page_ok(client.get(url, headers=auth))
+        pages.append(page)
+        url = page[link]
+    return pages
+
+
+def ids_of(pages: list[dict[str, Any]]) -> list[str]:
+    return [record["id"] for page in pages for record in page["results"]]
+
+
+def sequence(record_id: str) -> int:
+    return int(record_id.removeprefix("diag-"))
+
+
+def test_the_first_page_is_the_documented_envelope(client: FlaskClient, auth: dict[str, str]) -> None:
+    body = page_ok(get(client, auth))
+    assert list(body) == ["count", "next", "previous", "results"]
+    assert body["count"] == len(fixtures.default()["diagnostics"])
+    assert len(body["results"]) == 20
+    assert body["previous"] is None
+    assert body["next"] == "http://localhost/api/v1/inventory_device_diags/?limit=20&offset=20"
+
+
+def test_every_record_carries_every_field_of_the_documented_example(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    records = [record for page in walk(client, auth, f"{RESOURCE}?limit=100") for record in page["results"]]
+    assert records
+    for record in records:
+        assert set(DOCUMENTED_FIELDS) <= set(record), record["id"]
+        schemas.validator("diag").validate(record)
+
+
+def test_the_documented_record_is_served_as_documented(client: FlaskClient, auth: dict[str, str]) -> None:
+    body = page_ok(get(client, auth, id=fixtures.DOCUMENTED_DEVICE_ID))
+    assert body["count"] == 2
+    first = body["results"][0]
+    assert first == fixtures.default()["diagnostics"][0]
+    assert first["id"] == fixtures.DOCUMENTED_DIAGNOSTIC_ID
+
+
+@pytest.mark.parametrize("limit", [1, 7, 20, 100])
+def test_following_next_visits_every_record_exactly_once_in_creation_order(
+    client: FlaskClient, auth: dict[str, str], limit: int
+) -> None:
+    pages = walk(client, auth, f"{RESOURCE}?limit={limit}")
+    seen = ids_of(pages)
+    expected = [record["id"] for record in fixtures.default()["diagnostics"]]
+    assert seen == expected
+    assert len(set(seen)) == len(seen)
+    assert [sequence(record_id) for record_id in seen] == sorted(sequence(record_id) for record_id in seen)
+    assert all(page["count"] == len(expected) for page in pages)
+    assert all(len(page["results"]) == limit for page in pages[:-1])
+
+
+def test_following_previous_from_the_last_page_visits_every_record_once(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    forward = walk(client, auth, f"{RESOURCE}?limit=30")
+    last = forward[-1]
+    last_url = urlsplit(forward[-2]["next"])
+    backward = walk(client, auth, f"{last_url.path}?{last_url.query}", link="previous")
+    assert backward[0] == last
+    assert ids_of(list(reversed(backward))) == ids_of(forward)
+
+
+def test_a_device_walk_visits_only_and_all_of_its_records(client: FlaskClient, auth: dict[str, str]) -> None:
+    diagnostics = fixtures.default()["diagnostics"]
+    device_id = max({record["device_id"] for record in diagnostics},
+                    key=lambda candidate: sum(record["device_id"] == candidate for record in diagnostics))
+    pages = walk(client, auth, f"{RESOURCE}?id={device_id}&limit=2")
+    expected = [record["id"] for record in diagnostics if record["device_id"] == device_id]
+    assert len(expected) > 2
+    assert ids_of(pages) == expected
+    assert all(page["count"] == len(expected) for page in pages)
+    assert all(record["device_id"] == device_id for page in pages for record in page["results"])
+
+
+def test_links_are_absolute_and_keep_the_other_parameters(client: FlaskClient, auth: dict[str, str]) -> None:
+    body = page_ok(get(client, auth, id=fixtures.DOCUMENTED_DEVICE_ID, update_status="false", limit=1))
+    assert body["next"] is not None
+    link = urlsplit(body["next"])
+    assert (link.scheme, link.netloc, link.path) == ("http", "localhost", RESOURCE)
+    assert dict(parse_qsl(link.query)) == {
+        "id": fixtures.DOCUMENTED_DEVICE_ID, "update_status": "false", "limit": "1", "offset": "1"}
+    second = page_ok(client.get(body["next"], headers=auth))
+    assert second["next"] is None
+    assert second["previous"] is not None
+    assert dict(parse_qsl(urlsplit(second["previous"]).query)) == {
+        "id": fixtures.DOCUMENTED_DEVICE_ID, "update_status": "false", "limit": "1"}
+
+
+def test_a_limit_above_the_maximum_is_capped(client: FlaskClient, auth: dict[str, str]) -> None:
+    body = page_ok(get(client, auth, limit=1000))
+    assert len(body["results"]) == 100
+    assert dict(parse_qsl(urlsplit(body["next"]).query))["limit"] == "100"
+
+
+def test_a_zero_limit_counts_without_results(client: FlaskClient, auth: dict[str, str]) -> None:
+    body = page_ok(get(client, auth, limit=0))
+    assert body["results"] == []
+    assert body["count"] == len(fixtures.default()["diagnostics"])
+
+
+def test_an_offset_past_the_end_is_an_empty_page(client: FlaskClient, auth: dict[str, str]) -> None:
+    body = page_ok(get(client, auth, offset=10_000, limit=10))
+    assert body["results"] == [] and body["next"] is None
+    assert body["count"] == len(fixtures.default()["diagnostics"])
+    assert body["previous"] is not None
+
+
+def test_the_order_is_stable_between_requests(client: FlaskClient, auth: dict[str, str]) -> None:
+    assert get(client, auth, limit=50).data == get(client, auth, limit=50).data
+
+
+def test_the_path_without_the_trailing_slash_is_served(client: FlaskClient, auth: dict[str, str]) -> None:
+    with_slash = get(client, auth)
+    without = get(client, auth, RESOURCE.rstrip("/"))
+    assert without.status_code == 200
+    assert without.get_json()["results"] == with_slash.get_json()["results"]
+
+
+def test_an_unknown_device_is_a_404(client: FlaskClient, auth: dict[str, str]) -> None:
+    body = assert_error(get(client, auth, id="device-99999"), 404)
+    assert "device-99999" in body["detail"]
+
+
+def test_an_empty_device_id_names_no_device(client: FlaskClient, auth: dict[str, str]) -> None:
+    assert_error(get(client, auth, id=""), 404)
+
+
+def test_a_diagnostic_id_is_not_a_device_id(client: FlaskClient, auth: dict[str, str]) -> None:
+    assert_error(get(client, auth, id=fixtures.DOCUMENTED_DIAGNOSTIC_ID), 404)
+
+
+def test_a_device_without_diagnostics_is_an_empty_200(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
+    with app.app_context():
+        services().store.add_device({"id": "device-00000", "name": "Spare Laptop DL-0000", "serial": "SPARE"})
+    body = page_ok(get(client, auth, id="device-00000"))
+    assert (body["count"], body["results"], body["next"], body["previous"]) == (0, [], None, None)
+
+
+@pytest.mark.parametrize(("name", "value"), [("update_status", "yes"), ("update_status", ""), ("limit", "-1"),
+                                             ("limit", "ten"), ("offset", "1.5"), ("offset", "-3")])
+def test_a_malformed_parameter_is_a_400_naming_it(
+    client: FlaskClient, auth: dict[str, str], name: str, value: str
+) -> None:
+    body = assert_error(get(client, auth, **{name: value}), 400)
+    assert name in body["detail"]
+    assert name in body["errors"]
+
+
+def test_a_repeated_parameter_is_a_400(client: FlaskClient, auth: dict[str, str]) -> None:
+    response = client.get(f"{RESOURCE}?limit=1&limit=2", headers=auth)
+    assert "limit" in assert_error(response, 400)["errors"]
+
+
+def test_a_malformed_parameter_wins_over_an_unknown_device(client: FlaskClient, auth: dict[str, str]) -> None:
+    assert_error(get(client, auth, id="device-99999", limit="x"), 400)
+
+
+@pytest.fixture
+def broken_client(app_config: dict[str, Any]) -> FlaskClient:
+    """A client of an app whose diagnostic helper configuration names a helper that does not exist."""
+    return create_app({"TESTING": True, **app_config, "DIAGS_HELPERS": {"helpers": ["nope"]}}).test_client()
+
+
+def test_a_broken_helper_configuration_is_a_500_when_asked_to_update(
+    broken_client: FlaskClient, auth: dict[str, str]
+) -> None:
+    body = assert_error(get(broken_client, auth, update_status="true"), 500)
+    assert "helper" in body["detail"] and "'nope'" in body["detail"]
+    assert_error(get(broken_client, auth, id=fixtures.DOCUMENTED_DEVICE_ID, update_status="1"), 500)
+    # Without update_status the helpers are not involved.
+    page_ok(get(broken_client, auth, update_status="false"))
+    page_ok(get(broken_client, auth))
+
+
+def test_an_unknown_device_wins_over_a_broken_helper_configuration(
+    broken_client: FlaskClient, auth: dict[str, str]
+) -> None:
+    assert_error(get(broken_client, auth, id="device-99999", update_status="true"), 404)
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "TRACE"])
+def test_other_methods_are_a_405_with_allow(client: FlaskClient, auth: dict[str, str], method: str) -> None:
+    response = client.open(RESOURCE, method=method, headers=auth, json={"device_id": "device-12345"})
+    assert_error(response, 405)
+    allowed = {word.strip() for word in response.headers["Allow"].split(",")}
+    assert {"GET", "POST"} <= allowed
+    assert method not in allowed
+
+
+@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/unknown/", "/api/v1/inventory_device_diags/diag-001/",
+                                  "/", "/favicon.ico"])
+def test_unknown_routes_are_a_json_404(client: FlaskClient, auth: dict[str, str], path: str) -> None:
+    body = assert_error(client.get(path, headers=auth), 404)
+    assert "/api/v1/inventory_device_diags/" in body["detail"]
+
+
+def test_two_apps_with_the_same_seed_answer_the_same_bytes(app_config: dict[str, Any], auth: dict[str, str]) -> None:
+    config = {**app_config, "DIAGS_SEED": 7, "DIAGS_DEVICES": 30, "DIAGS_DIAGS": 120}
+    first = create_app(config).test_client().get(RESOURCE, headers=auth)
+    second = create_app(config).test_client().get(RESOURCE, headers=auth)
+    other = create_app({**config, "DIAGS_SEED": 8}).test_client().get(RESOURCE, headers=auth)
+    assert first.status_code == second.status_code == other.status_code == 200
+    assert first.data == second.data
+    assert first.data != other.data
