@@ -9,7 +9,7 @@ PORT ?= 8000
 SEED ?= 42
 TOKEN ?= YOUR_API_TOKEN
 
-.PHONY: serve test lint unit contract install clean
+.PHONY: serve test lint unit contract conformance install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ unit: install
 
 contract: install
 	$(BIN)/python -m pytest contract_tests -q
+
+MAX_EXAMPLES ?= 100
+## Schemathesis against the mock: every phase, positive and negative data, all checks (MAX_EXAMPLES per operation).
+conformance: install
+	VENV=$(VENV) MAX_EXAMPLES=$(MAX_EXAMPLES) scripts/conformance.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -6,6 +6,7 @@ Each process keeps one ``LOG``; xdist workers hand theirs to the controller, whi
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,7 @@ def write_json(path: Path, rows: list[dict[str, Any]], header: dict[str, Any]) -
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
-def render_table(rows: list[dict[str, Any]]) -> list[str]:
+def render_table(rows: list[dict[str, Any]], width: int = 110) -> list[str]:
     """The terminal table: one line per row, the checks that ran on it wrapped below."""
     lines = []
     for row in rows:
@@ -98,5 +99,6 @@ def render_table(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"{label} {state}{note}")
         if row["checks"]:
             names = ", ".join(row["checks"])
-            lines.append(f"{'':12}checks: {names}")
+            lines += textwrap.wrap(names, width=width, initial_indent=" " * 12 + "checks: ",
+                                   subsequent_indent=" " * 20)
     return lines

@@ -43,7 +43,8 @@ class Inventory:
     def walk_device(self) -> Device:
         """A device with records, few enough to walk page by page (the most such records first)."""
         walkable = [device for device in self.devices if 0 < device.count <= WALKABLE_RECORDS]
-        return self._require(sorted(walkable, key=lambda d: -d.count), "device with a walkable list of records")
+        most_first = sorted(walkable, key=lambda device: -device.count)
+        return self._require(most_first, "device with a walkable list of records")
 
     def walk_devices(self) -> list[Device]:
         return [device for device in self.devices if 0 < device.count <= WALKABLE_RECORDS]
@@ -69,7 +70,8 @@ def _describe(records: list[dict[str, Any]], device_id: str) -> tuple[str | None
 def count_device(client: ApiClient, device_id: str) -> tuple[int, list[dict[str, Any]]]:
     """How many records a known device has (and its first page)."""
     exchange = client.get({"id": device_id, "limit": 1})
-    expect_status(exchange, 200, rule="known_device_lists_200", why=f"{device_id!r} is a device of the server")
+    expect_status(exchange, 200, rule="known_device_lists_200",
+                  why=f"{device_id!r} is a device of the server")
     return page_count(exchange), exchange.results
 
 

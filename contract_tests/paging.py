@@ -26,7 +26,7 @@ def page_count(exchange: Exchange) -> int:
     return count if isinstance(count, int) else -1
 
 
-def record_ids(exchange: Exchange) -> list[str]:
+def record_ids(exchange: Exchange) -> list[Any]:
     return [record.get("id") for record in exchange.results if isinstance(record, dict)]
 
 
@@ -42,7 +42,7 @@ class Walk:
         return self.pages[0]
 
     @property
-    def ids(self) -> list[str]:
+    def ids(self) -> list[Any]:
         return [record_id for page in self.pages for record_id in record_ids(page)]
 
     @property
@@ -128,7 +128,9 @@ def walk_visits_each_record_once(exchange: Exchange, walk: Walk) -> str | None:
 
 
 @claim
-def previous_walks_back_to_first_page(exchange: Exchange, forward: Walk, backward: list[Exchange]) -> str | None:
+def previous_walks_back_to_first_page(
+    exchange: Exchange, forward: Walk, backward: list[Exchange]
+) -> str | None:
     if not backward:
         return None
     if len(backward) != len(forward.pages) - 1:
@@ -206,15 +208,16 @@ def page_size_consistent_with_count(exchange: Exchange, offset: int) -> str | No
 def small_limit_fills_page(exchange: Exchange, limit: int, offset: int) -> str | None:
     wanted = min(limit, max(page_count(exchange) - offset, 0))
     if len(exchange.results) != wanted:
-        return f"limit={limit}, offset={offset}, count={page_count(exchange)}: expected {wanted} results, " \
-               f"got {len(exchange.results)}"
+        return (f"limit={limit}, offset={offset}, count={page_count(exchange)}: "
+                f"expected {wanted} results, got {len(exchange.results)}")
     return None
 
 
 @claim
 def offset_past_end_is_empty(exchange: Exchange, offset: int) -> str | None:
     if exchange.results:
-        return f"offset {offset} is past count {page_count(exchange)}, yet {len(exchange.results)} results came"
+        return (f"offset {offset} is past count {page_count(exchange)}, "
+                f"yet {len(exchange.results)} results came")
     return None
 
 

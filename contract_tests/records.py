@@ -8,6 +8,7 @@ from typing import Any
 
 from .checks import parse_rfc3339
 from .client import ApiClient
+from .exchange import Exchange
 from .paging import get_page, page_count, walk_forward
 
 #: Fields a status refresh (update_status=true) may change; the others never change once created.
@@ -74,18 +75,19 @@ def record_difference(expected: dict[str, Any], listed: dict[str, Any]) -> str |
 
 @dataclass
 class Search:
-    """The records found by id in a device's list; ``complete`` when the whole list was seen."""
+    """Records found in a device's list; ``complete`` when the whole list was seen."""
 
+    first: Exchange
     found: dict[str, dict[str, Any]]
     complete: bool
 
 
-def find_records(client: ApiClient, device_id: str, wanted: set[str]) -> Search:
-    """Look for ``wanted`` ids in the device's list: the whole of it, or its first and last pages."""
+def device_records(client: ApiClient, device_id: str) -> Search:
+    """A device's records: the whole list, or (when it is too long to walk) its first and last pages."""
     walk = walk_forward(client, {"id": device_id, "limit": 100}, max_pages=SEARCH_PAGES)
-    found = {record["id"]: record for record in walk.records if record.get("id") in wanted}
-    if walk.complete or set(found) == wanted:
-        return Search(found, walk.complete)
+    found = {str(record.get("id")): record for record in walk.records}
+    if walk.complete:
+        return Search(walk.first, found, complete=True)
     size = len(walk.first.results) or 1
     count = page_count(walk.pages[-1])
     last_offset = size * max(math.ceil(count / size) - 1, 0)
@@ -94,6 +96,21 @@ def find_records(client: ApiClient, device_id: str, wanted: set[str]) -> Search:
         if offset < 0:
             break
         exchange = get_page(client, {"id": device_id, "limit": 100, "offset": offset})
-        found.update({record["id"]: record for record in exchange.results
-                      if isinstance(record, dict) and record.get("id") in wanted})
-    return Search(found, complete=False)
+        found.update({str(record.get("id")): record for record in exchange.results
+                      if isinstance(record, dict)})
+    return Search(walk.first, found, complete=False)
+
+
+def find_records(client: ApiClient, device_id: str, wanted: set[str]) -> Search:
+    """The records of a device whose ids are ``wanted``."""
+    search = device_records(client, device_id)
+    search.found = {key: record for key, record in search.found.items() if key in wanted}
+    return search
+
+
+def find_tagged(client: ApiClient, device_id: str, prefix: str) -> Search:
+    """The records of a device whose notes start with ``prefix``."""
+    search = device_records(client, device_id)
+    search.found = {key: record for key, record in search.found.items()
+                    if isinstance(record.get("notes"), str) and record["notes"].startswith(prefix)}
+    return search

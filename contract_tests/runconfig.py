@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Every record the suite creates has notes starting with this, then the run id.
 TAG_PREFIX = "diags-kit contract run"
@@ -20,9 +21,11 @@ class RunConfig:
     read_only: bool
     max_writes: int | None  # None: unlimited
     run_id: str
-    hypothesis_seed: int
+    hypothesis_seed: str
     mock_seed: int
     worker_count: int = 1
+    device_ids: tuple[str, ...] = ()
+    shared: dict[str, Any] = field(default_factory=dict, repr=False)  # handed to xdist workers
 
     @property
     def embedded(self) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from .client import json_bytes
@@ -23,7 +24,7 @@ SERVER_OWNED = ("id", "device_name", "device_serial", "created_at", "updated_at"
 MAX_SAFE_INTEGER = 2**53
 NON_ASCII_SAMPLES = (
     "Impresora de oficina — planta 2",
-    "診断レポート：ディスク残量低下",
+    "診断レポート ディスク残量低下",
     "Ünïcödé ✓ naïve café",
     "printer on fire 🖨️🔥",
     "Ελληνικά κείμενα",
@@ -58,7 +59,7 @@ def emails() -> st.SearchStrategy[str]:
 
 def rfc3339_instants() -> st.SearchStrategy[str]:
     moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
-    return moments.map(lambda moment: moment.replace(microsecond=0, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return moments.map(lambda moment: moment.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def json_scalars() -> st.SearchStrategy[Any]:
@@ -115,7 +116,8 @@ def create_bodies(device_id: str, tag: str) -> st.SearchStrategy[dict[str, Any]]
     def with_type(diagnostic_type: str) -> st.SearchStrategy[dict[str, Any]]:
         details = health_details() if diagnostic_type == "health_check" else free_details()
         return st.fixed_dictionaries(
-            {"device_id": st.just(device_id), "diagnostic_type": st.just(diagnostic_type), "notes": notes(tag)},
+            {"device_id": st.just(device_id), "diagnostic_type": st.just(diagnostic_type),
+             "notes": notes(tag)},
             optional={
                 "status": st.one_of(st.sampled_from(("warning", "completed", "open", "ok")), texts()),
                 "details": details,
@@ -136,7 +138,9 @@ def unknown_device_ids() -> st.SearchStrategy[str]:
                      st.uuids().map(lambda value: value.hex[:12]), suffix | st.just(""))
 
 
-def query_params(device_ids: list[str], *, allow_refresh: bool, max_limit: int) -> st.SearchStrategy[dict[str, Any]]:
+def query_params(
+    device_ids: list[str], *, allow_refresh: bool, max_limit: int
+) -> st.SearchStrategy[dict[str, Any]]:
     """Any combination of the documented query parameters, with valid values."""
     refresh = ("true", "false") if allow_refresh else ("false",)
     optional: dict[str, st.SearchStrategy[Any]] = {
@@ -191,44 +195,71 @@ def _non_strings() -> st.SearchStrategy[Any]:
     )
 
 
-def _bad_issue_lists() -> st.SearchStrategy[Any]:
-    good = {"severity": "low", "message": "fine", "code": "OK"}
-    bad_items = st.one_of(
-        _non_strings().filter(lambda value: not isinstance(value, dict)),
-        texts(),
-        st.sampled_from(("severity", "message", "code")).map(lambda key: {k: v for k, v in good.items() if k != key}),
-        texts().filter(lambda text: text not in SEVERITIES).map(lambda text: {**good, "severity": text}),
-        _non_strings().map(lambda value: {**good, "severity": value}),
-        st.sampled_from(("message", "code")).flatmap(
-            lambda key: _non_strings().map(lambda value: {**good, key: value})
-        ),
+GOOD_ISSUE = {"severity": "low", "message": "fine", "code": "OK"}
+
+
+def _in_issue_list(items: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
+    """A list holding one bad item, sometimes after a good one."""
+    return st.builds(lambda item, before: [GOOD_ISSUE] * before + [item], items, st.integers(0, 1))
+
+
+def _issues_lacking_a_key() -> st.SearchStrategy[dict[str, str]]:
+    return st.sampled_from(tuple(GOOD_ISSUE)).map(
+        lambda gone: {key: value for key, value in GOOD_ISSUE.items() if key != gone}
     )
-    as_list = st.builds(lambda item, before: [good] * before + [item], bad_items, st.integers(0, 1))
-    not_a_list = st.one_of(texts(), st.integers(), st.just(good), st.booleans())
-    return st.one_of(as_list, not_a_list)
 
 
-def _wrong_values() -> dict[str, st.SearchStrategy[Any]]:
-    not_email = st.one_of(texts().filter(lambda text: "@" not in text), _non_strings())
-    return {
-        "device_id": _non_strings(),
-        "diagnostic_type": _non_strings(),
-        "details": st.one_of(texts(), st.integers(), st.lists(json_scalars(), max_size=3), st.booleans()),
-        "issues": _bad_issue_lists(),
-        "priority": st.one_of(texts().filter(lambda text: text not in PRIORITIES), _non_strings()),
-        "reported_by": not_email,
-        "performed_by": not_email,
-    }
+def _not_email() -> st.SearchStrategy[Any]:
+    return st.one_of(texts().filter(lambda text: "@" not in text), _non_strings())
 
 
-def faults() -> st.SearchStrategy[Fault]:
-    missing = st.sampled_from(("device_id", "diagnostic_type")).map(lambda name: Fault(name, "missing"))
-    wrong = st.one_of(*[
-        values.map(lambda value, name=name: Fault(name, "wrong", value))  # type: ignore[misc]
-        for name, values in _wrong_values().items()
-    ])
-    unknown = unknown_device_ids().map(lambda device: Fault("device_id", "unknown", device))
-    return st.one_of(missing, wrong, unknown)
+#: Every way a field can have "the wrong type or format" (422), one rule of contract.md each.
+WRONG_VALUES: dict[str, tuple[str, st.SearchStrategy[Any]]] = {
+    "device_id not a string": ("device_id", _non_strings()),
+    "diagnostic_type not a string": ("diagnostic_type", _non_strings()),
+    "details not an object": ("details", st.one_of(texts(), st.integers(), st.booleans(),
+                                                   st.lists(json_scalars(), max_size=3))),
+    "issues not an array": ("issues", st.one_of(texts(), st.integers(), st.just(GOOD_ISSUE), st.booleans())),
+    "issue not an object": ("issues", _in_issue_list(st.one_of(texts(), st.integers(), st.booleans(),
+                                                               st.lists(st.integers(), max_size=2)))),
+    "issue lacking severity, message or code": ("issues", _in_issue_list(_issues_lacking_a_key())),
+    "issue severity outside the set": ("issues", _in_issue_list(st.one_of(
+        texts().filter(lambda text: text not in SEVERITIES), _non_strings()
+    ).map(lambda severity: {**GOOD_ISSUE, "severity": severity}))),
+    "issue message or code not a string": ("issues", _in_issue_list(st.tuples(
+        st.sampled_from(("message", "code")), _non_strings()
+    ).map(lambda pair: {**GOOD_ISSUE, pair[0]: pair[1]}))),
+    "priority outside its set": ("priority", texts().filter(lambda text: text not in PRIORITIES)),
+    "priority not a string": ("priority", _non_strings()),
+    "reported_by not an e-mail": ("reported_by", _not_email()),
+    "performed_by not an e-mail": ("performed_by", _not_email()),
+}
+
+
+def wrong_fault(case: str) -> st.SearchStrategy[Fault]:
+    name, values = WRONG_VALUES[case]
+    return values.map(lambda value: Fault(name, "wrong", value))
+
+
+def faults(kind: str) -> st.SearchStrategy[Fault]:
+    """A "missing" required field (400), "wrong" type or format (422), "unknown" device (404)."""
+    if kind == "missing":
+        return st.sampled_from(("device_id", "diagnostic_type")).map(lambda name: Fault(name, "missing"))
+    if kind == "wrong":
+        return st.sampled_from(sorted(WRONG_VALUES)).flatmap(wrong_fault)
+    return unknown_device_ids().map(lambda device: Fault("device_id", "unknown", device))
+
+
+def fault_lists(kind: str) -> st.SearchStrategy[list[Fault]]:
+    """One or two faults of one kind, on different fields."""
+    return st.lists(faults(kind), min_size=1, max_size=2, unique_by=lambda fault: fault.field)
+
+
+def precedence_pairs() -> st.SearchStrategy[list[Fault]]:
+    """Two faults of different kinds on different fields: the contract says which status wins."""
+    kinds = st.sampled_from((("missing", "wrong"), ("missing", "unknown"), ("wrong", "unknown")))
+    pairs = kinds.flatmap(lambda pair: st.tuples(faults(pair[0]), faults(pair[1])))
+    return pairs.filter(lambda pair: pair[0].field != pair[1].field).map(list)
 
 
 def _verdict(chosen: list[Fault]) -> tuple[int, str, tuple[str, ...]]:
@@ -245,8 +276,10 @@ def _verdict(chosen: list[Fault]) -> tuple[int, str, tuple[str, ...]]:
     return status, rule, tuple(fault.field for fault in chosen if fault.kind == winner)
 
 
-def faulty_objects(device_id: str, marker: str) -> st.SearchStrategy[BadBody]:
-    """A valid body for a known device, then one or two faults (at most one per field)."""
+def faulty_objects(
+    device_id: str, marker: str, chosen: st.SearchStrategy[list[Fault]]
+) -> st.SearchStrategy[BadBody]:
+    """A valid body for a known device, its notes set to ``marker``, then the ``chosen`` faults."""
 
     def apply(base: dict[str, Any], chosen: list[Fault]) -> BadBody:
         body = dict(base)
@@ -263,16 +296,16 @@ def faulty_objects(device_id: str, marker: str) -> st.SearchStrategy[BadBody]:
             unknown_device=unknown,
         )
 
-    chosen = st.lists(faults(), min_size=1, max_size=2, unique_by=lambda fault: fault.field)
-    return st.builds(apply, create_bodies(device_id, marker), chosen)
+    bases = create_bodies(device_id, marker).map(lambda body: {**body, "notes": marker})
+    return st.builds(apply, bases, chosen)
 
 
 def non_object_bodies(device_id: str, marker: str) -> st.SearchStrategy[BadBody]:
     """JSON that is not an object (an array holding a valid body among them): 400."""
     valid = {"device_id": device_id, "diagnostic_type": "maintenance", "notes": marker}
     values = st.one_of(
-        st.just([valid]), st.lists(json_scalars(), max_size=3), texts(), st.integers(),
-        st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none(), st.just(json.dumps(valid)),
+        st.just([valid]), st.just(json.dumps(valid)), st.lists(json_scalars(), max_size=3), texts(),
+        st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none(),
     )
     return values.map(lambda value: BadBody(
         content=json_bytes(value), expected=400, rule="non_object_body_is_400",
@@ -297,3 +330,10 @@ def malformed_bodies(device_id: str, marker: str) -> st.SearchStrategy[BadBody]:
         content=content, expected=400, rule="malformed_json_is_400",
         why=f"the body is not JSON: {content[:60]!r}",
     ))
+
+
+def scaled_examples(fraction: float) -> int:
+    """A share of the loaded profile's ``max_examples`` (at least 3), for the costlier properties."""
+    current = settings.default
+    examples = current.max_examples if current is not None else 100
+    return max(3, round(examples * fraction))

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, auth, docs, errors, services, strict
+from . import admin, api, auth, cors, docs, errors, faults, journal, limits, services, strict
 from .config import DEFAULTS
 
 
@@ -22,9 +22,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
+    limits.init_app(app)  # first: size limits precede authentication
     errors.init_app(app)
     auth.init_app(app)
     services.init_app(app)
+    limits.guard_store(app)
+    cors.init_app(app)  # an allowed preflight is answered before authentication
+    faults.init_app(app)  # after limits: its middleware must be the outermost
+    journal.init_app(app)
+    admin.init_app(app)  # after faults: a fault's latency is spent outside the reset gate
     app.register_blueprint(api.bp)
     app.register_blueprint(docs.bp)
     strict.init_app(app)

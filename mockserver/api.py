@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from . import diagnostics
+from . import diagnostics, faults
 from .payload import checked_body
 from .query import ListQuery, page_links, parse_list_query
 from .responses import ApiError, json_response, not_found
@@ -28,7 +28,10 @@ FALLBACK_STATUS = "open"
 
 
 def _refresh(found: Services, query: ListQuery) -> None:
+    broken_by = faults.helper_fault()
     try:
+        if broken_by is not None:
+            raise diagnostics.HelperConfigError(f"injected fault {broken_by} breaks it")
         setup = diagnostics.parse_config(found.helper_config)
     except diagnostics.HelperConfigError as error:
         raise ApiError(500, f"Diagnostic helper configuration is broken: {error}.") from None

@@ -44,6 +44,74 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
                              "(env DIAGS_REFERENCE_TIME; default %(default)s)")
 
 
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    limits = (("--max-body", "MAX_BODY_BYTES", int, config.MAX_BODY_BYTES, "BYTES",
+               "larger request bodies get a 413"),
+              ("--max-header-bytes", "MAX_HEADER_BYTES", int, config.MAX_HEADER_BYTES, "BYTES",
+               "larger request headers (all together) get a 431"),
+              ("--max-url-bytes", "MAX_URL_BYTES", int, config.MAX_URL_BYTES, "BYTES",
+               "a longer path and query string gets a 414"),
+              ("--max-json-depth", "MAX_JSON_DEPTH", int, config.MAX_JSON_DEPTH, "LEVELS",
+               "a JSON body nested deeper gets a 400"),
+              ("--request-timeout", "REQUEST_TIMEOUT", float, config.REQUEST_TIMEOUT_SECONDS, "SECONDS",
+               "a request still running after this gets a 503 with Retry-After; 0: no time-out"))
+    for option, env_name, kind, default, metavar, what in limits:
+        parser.add_argument(option, type=kind, default=kind(_env(env_name, default)), metavar=metavar,
+                            help=f"{what} (env DIAGS_{env_name}; default %(default)s)")
+
+
+def _add_control_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--admin-token", default=_env("ADMIN_TOKEN", None), metavar="TOKEN",
+                        help="bearer token of the admin API under /__admin/ (env DIAGS_ADMIN_TOKEN); without "
+                             "one the admin API is open on a loopback --host and answers 404 on any other")
+    parser.add_argument("--journal-size", type=int, default=int(_env("JOURNAL_SIZE", config.JOURNAL_SIZE)),
+                        metavar="N", help="requests the admin API's journal keeps, newest first; 0 turns it off "
+                                          "(env DIAGS_JOURNAL_SIZE; default %(default)s)")
+    parser.add_argument("--faults", type=Path, default=_env("FAULTS_FILE", None), metavar="FILE",
+                        help='JSON file of faults in force from the start: {"faults": [{"method": "GET", '
+                             '"path": "/api/v1/inventory_device_diags/", "latency_ms": 400}, ...]} '
+                             "(env DIAGS_FAULTS_FILE)")
+    parser.add_argument("--latency", default=_env("LATENCY", None), metavar="MS[-MAX]",
+                        help="delay every API answer by MS milliseconds, or a seeded random MS to MAX "
+                             "(env DIAGS_LATENCY)")
+    parser.add_argument("--error-rate", type=float, default=_env("ERROR_RATE", None), metavar="RATE",
+                        help="answer this share (0 to 1) of API requests with --error-status, seeded "
+                             "(env DIAGS_ERROR_RATE)")
+    parser.add_argument("--error-status", type=int, default=int(_env("ERROR_STATUS", 503)), metavar="STATUS",
+                        help="the status of --error-rate's errors (env DIAGS_ERROR_STATUS; default %(default)s)")
+    parser.add_argument("--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
+                        help="let browser pages from ORIGIN (e.g. http://localhost:3000, or *) call the API; "
+                             "repeat for several (env DIAGS_CORS_ORIGINS, comma-separated)")
+    parser.add_argument("--db", type=Path, default=_env("DB", None), metavar="PATH",
+                        help="keep the inventory and every diagnostic in this SQLite file (created and filled "
+                             "from the seed if new): a restart loses nothing (env DIAGS_DB)")
+    parser.add_argument("--workers", type=int, default=int(_env("WORKERS", 1)), metavar="N",
+                        help="worker processes; more than 1 needs --db, where they share one state "
+                             "(env DIAGS_WORKERS; default %(default)s)")
+
+
+def _startup_faults(args: argparse.Namespace) -> list[Any]:
+    raw: list[Any] = []
+    if args.faults:
+        try:
+            loaded = json.loads(Path(args.faults).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"cannot read the faults file {args.faults}: {error}") from None
+        raw.extend(loaded.get("faults", [loaded]) if isinstance(loaded, dict) else loaded)
+    if args.latency:
+        low, _, high = str(args.latency).partition("-")
+        try:
+            latency: dict[str, Any] = {"latency_ms": int(low)}
+            if high:
+                latency["latency_max_ms"] = int(high)
+        except ValueError:
+            raise SystemExit(f"--latency takes MS or MS-MAX (milliseconds), not {args.latency!r}") from None
+        raw.append(latency)
+    if args.error_rate is not None:
+        raw.append({"status": args.error_status, "rate": float(args.error_rate)})
+    return raw
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mockserver",
                                      description="The diags-kit mock of the Inventory Device Diags API.")
@@ -66,15 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="JSON file configuring the diagnostic helpers that update_status=true runs, e.g. "
                             '{"helpers": ["resources", "connectivity"], "thresholds": {"disk_low_percent": 25}} '
                             "(env DIAGS_HELPERS_CONFIG)")
-    serve.add_argument("--page-size", type=int, default=config.DEFAULT_PAGE_SIZE,
-                       help="page size when the request gives no limit (default %(default)s)")
-    serve.add_argument("--max-page-size", type=int, default=config.MAX_PAGE_SIZE,
-                       help="larger limits are capped to this (default %(default)s)")
-    serve.add_argument("--max-body", type=int, default=config.MAX_BODY_BYTES, metavar="BYTES",
-                       help="larger request bodies get a 413 (default %(default)s)")
+    serve.add_argument("--page-size", type=int, default=int(_env("PAGE_SIZE", config.DEFAULT_PAGE_SIZE)),
+                       help="page size when the request gives no limit "
+                            "(env DIAGS_PAGE_SIZE; default %(default)s)")
+    serve.add_argument("--max-page-size", type=int, default=int(_env("MAX_PAGE_SIZE", config.MAX_PAGE_SIZE)),
+                       help="larger limits are capped to this (env DIAGS_MAX_PAGE_SIZE; default %(default)s)")
+    _add_limit_options(serve)
+    _add_control_options(serve)
     serve.add_argument("--threads", type=int, default=int(_env("THREADS", 2)),
                        help="request threads (env DIAGS_THREADS; default %(default)s)")
-    serve.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
+    serve.add_argument("--no-access-log", action="store_true",
+                       default=str(_env("NO_ACCESS_LOG", "")).lower() in ("1", "true", "yes"),
+                       help="do not log one line per request (env DIAGS_NO_ACCESS_LOG=1)")
     serve.add_argument("--strict", action="store_true",
                        default=str(_env("STRICT", "")).lower() in ("1", "true", "yes"),
                        help="debugging: validate every response against schemas/ and answer a violation "
@@ -108,12 +179,69 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
         "DIAGS_PAGE_SIZE": args.page_size,
         "DIAGS_MAX_PAGE_SIZE": args.max_page_size,
         "MAX_CONTENT_LENGTH": args.max_body,
+        "DIAGS_MAX_HEADER_BYTES": args.max_header_bytes,
+        "DIAGS_MAX_URL_BYTES": args.max_url_bytes,
+        "DIAGS_MAX_JSON_DEPTH": args.max_json_depth,
+        "DIAGS_REQUEST_TIMEOUT": args.request_timeout,
         "DIAGS_STRICT": args.strict,
     }
     helpers = _helper_config(args.helpers_config)
     if helpers is not None:
         settings["DIAGS_HELPERS"] = helpers
+    origins = args.cors_origins or [origin.strip() for origin in str(_env("CORS_ORIGINS", "")).split(",")]
+    settings.update({
+        "DIAGS_HOST": args.host,
+        "DIAGS_ADMIN_TOKEN": args.admin_token or None,
+        "DIAGS_JOURNAL_SIZE": args.journal_size,
+        "DIAGS_FAULTS": _startup_faults(args),
+        "DIAGS_CORS_ORIGINS": [origin for origin in origins if origin],
+        "DIAGS_DB": str(args.db) if args.db else None,
+    })
     return settings
+
+
+def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> None:
+    """Check the control-plane options, and fill the database once for every worker."""
+    from .admin import is_loopback
+    from .faults import FaultError, SqliteFaultBook, parse_faults
+    from .services import open_database
+    from .sqlite_store import DatabaseError
+
+    if args.workers < 1 or (args.workers > 1 and not args.db):
+        raise SystemExit(f"--workers {args.workers} needs --db PATH: worker processes share their data only "
+                         "through a database (or serve with --workers 1)")
+    try:
+        startup = parse_faults(settings["DIAGS_FAULTS"])
+    except FaultError as error:
+        raise SystemExit(f"invalid start-up fault: {error}") from None
+    if args.db:
+        try:
+            store = open_database(settings)
+        except DatabaseError as error:
+            raise SystemExit(f"cannot use --db {args.db}: {error}") from None
+        SqliteFaultBook(store.database).add(startup)
+        stats, seed = store.stats(), store.seed()
+        store.database.close()
+        settings["DIAGS_DB_PREPARED"] = True
+        print(f"diags-kit mock: data in {args.db}: {stats['devices']} devices, {stats['diagnostics']} "
+              f"diagnostics, seed {seed}", flush=True)
+        if seed != args.seed:
+            print(f"diags-kit mock: the database keeps its data (seed {seed}); --seed {args.seed} is not "
+                  f"applied (POST /__admin/reset {{\"seed\": {args.seed}}} to regenerate)", flush=True)
+    if settings["DIAGS_ADMIN_TOKEN"]:
+        access = "bearer admin token required"
+    elif is_loopback(args.host):
+        access = "open: loopback address, no --admin-token"
+    else:
+        access = "off (404): not a loopback address and no --admin-token"
+    print(f"diags-kit mock: admin API at http://{args.host}:{args.port}/__admin/ ({access})", flush=True)
+
+
+def _shown_tokens(tokens: list[str]) -> str:
+    # Tokens are never logged; only the README's public default is worth showing.
+    hidden = sum(token != config.DEFAULT_TOKEN for token in tokens)
+    shown = [config.DEFAULT_TOKEN] if config.DEFAULT_TOKEN in tokens else []
+    return ", ".join([*shown, *([f"{hidden} more (not shown)"] if hidden else [])])
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -132,10 +260,12 @@ def _serve(args: argparse.Namespace) -> None:
         except HelperConfigError as error:
             print(f"warning: diagnostic helper configuration is broken ({error}); "
                   "update_status=true will answer 500", file=sys.stderr)
+    _prepare_control(args, settings)
     base_url = f"http://{args.host}:{args.port}/api/v1"
     print(f"diags-kit mock: serving {base_url}/inventory_device_diags/", flush=True)
-    print(f"diags-kit mock: bearer token(s): {', '.join(settings['DIAGS_TOKENS'])}; seed {args.seed}", flush=True)
-    serve(ServerOptions(host=args.host, port=args.port, threads=args.threads,
+    tokens = _shown_tokens(settings["DIAGS_TOKENS"])
+    print(f"diags-kit mock: bearer token(s): {tokens}; seed {args.seed}", flush=True)
+    serve(ServerOptions(host=args.host, port=args.port, threads=args.threads, workers=args.workers,
                         access_log=not args.no_access_log, app_config=settings))
 
 

@@ -15,6 +15,14 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
+#: Larger request headers (all ``Name: value`` lines together) get a 431; below the HTTP server's own limit.
+MAX_HEADER_BYTES = 16 * 1024
+#: A longer request target (path and query string) gets a 414.
+MAX_URL_BYTES = 8 * 1024
+#: A request still running after this many seconds gets a 503 with ``Retry-After``; 0 turns the time-out off.
+REQUEST_TIMEOUT_SECONDS = 10.0
+#: Requests the admin API's journal keeps (the newest); 0 turns the journal off.
+JOURNAL_SIZE = 1000
 
 DEFAULTS: dict[str, Any] = {
     "DIAGS_TOKENS": [DEFAULT_TOKEN],
@@ -32,4 +40,20 @@ DEFAULTS: dict[str, Any] = {
     "DIAGS_PUBLIC_PATHS": ("/api/v1/openapi.json", "/api/v1/docs"),
     "DIAGS_CLOCK": utc_now,
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+    "DIAGS_MAX_HEADER_BYTES": MAX_HEADER_BYTES,
+    "DIAGS_MAX_URL_BYTES": MAX_URL_BYTES,
+    "DIAGS_REQUEST_TIMEOUT": REQUEST_TIMEOUT_SECONDS,
+    # Never Flask's debug mode, whatever FLASK_DEBUG says: no debugger, no tracebacks for clients.
+    "DEBUG": False,
+    # The control plane (admin.py): its token, and the bound address (is it open without one?).
+    "DIAGS_ADMIN_TOKEN": None,
+    "DIAGS_HOST": "127.0.0.1",
+    "DIAGS_JOURNAL_SIZE": JOURNAL_SIZE,
+    # Fault definitions (faults.py) in force from the start.
+    "DIAGS_FAULTS": [],
+    "DIAGS_CORS_ORIGINS": [],
+    # A SQLite file to keep the data in (sqlite_store.py); None keeps it in memory. PREPARED: the serving
+    # process has filled it and set the start-up faults for its workers.
+    "DIAGS_DB": None,
+    "DIAGS_DB_PREPARED": False,
 }

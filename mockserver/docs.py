@@ -36,8 +36,10 @@ PAGE = """<!DOCTYPE html>
   <meta charset="utf-8">
   <title>{{ title }}</title>
   <link rel="stylesheet" href="{{ url_for('docs.asset', name='swagger-ui.css') }}">
-  <link rel="icon" type="image/png" sizes="32x32" href="{{ url_for('docs.asset', name='favicon-32x32.png') }}">
-  <link rel="icon" type="image/png" sizes="16x16" href="{{ url_for('docs.asset', name='favicon-16x16.png') }}">
+  <link rel="icon" type="image/png" sizes="32x32"
+        href="{{ url_for('docs.asset', name='favicon-32x32.png') }}">
+  <link rel="icon" type="image/png" sizes="16x16"
+        href="{{ url_for('docs.asset', name='favicon-16x16.png') }}">
 </head>
 <body>
   <div id="swagger-ui"></div>

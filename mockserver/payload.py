@@ -69,8 +69,10 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
         raise bad_request(f"The JSON body is nested deeper than {max_depth} levels.")
     # orjson reads an integer past 64 bits as a float, silently; such bodies are refused, not altered.
     if _LONG_DIGITS.search(raw) and _has_wide_integer(raw):
-        raise bad_request("The request body holds an integer beyond 64 bits, which the mock cannot store exactly.",
-                          {"body": ["Integers must lie between -2**63 and 2**64 - 1."]})
+        raise bad_request(
+            "The request body holds an integer beyond 64 bits, which the mock cannot store exactly.",
+            {"body": ["Integers must lie between -2**63 and 2**64 - 1."]},
+        )
     return document
 
 
@@ -101,7 +103,9 @@ def read_body(mimetype: str, raw: bytes, form: Mapping[str, str], max_depth: int
     elif mimetype in FORM_TYPES or mimetype in JSON_TYPES or mimetype.endswith("+json") or not mimetype:
         # A form content type with a JSON body is what `curl -d` sends when the header is forgotten.
         body = parse_json(raw, max_depth)
-        if isinstance(body, dict) and "data" in body and not body.keys() & {"device_id", "diagnostic_type"}:
+        # Only a string is the documented data parameter; {"data": {...}} is a diagnostic missing its fields.
+        if (isinstance(body, dict) and isinstance(body.get("data"), str)
+                and not body.keys() & {"device_id", "diagnostic_type"}):
             body = _unwrap_data(body["data"], max_depth)
     else:
         raise bad_request(

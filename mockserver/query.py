@@ -19,7 +19,7 @@ from .responses import bad_request
 TRUE_WORDS = frozenset({"true", "1"})
 FALSE_WORDS = frozenset({"false", "0"})
 KNOWN_PARAMETERS = ("id", "update_status", "limit", "offset")
-_DIGITS = re.compile(r"^[0-9]{1,19}$")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,12 @@ def _boolean(name: str, text: str | None) -> bool:
 def _count(name: str, text: str | None, default: int) -> int:
     if text is None:
         return default
-    if not _DIGITS.match(text):
+    if not _DIGITS.fullmatch(text):
         raise bad_request(f"Query parameter {name!r} must be a non-negative integer, not {text[:40]!r}.",
                           {name: ["Must be a non-negative integer."]})
-    return min(int(text), sys.maxsize)
+    # Past 19 digits it is over sys.maxsize anyway, and int() refuses strings of 4,300 digits or more.
+    digits = text.lstrip("0")
+    return sys.maxsize if len(digits) > 19 else min(int(digits or "0"), sys.maxsize)
 
 
 def parse_list_query(args: MultiDict[str, str], default_limit: int, max_limit: int) -> ListQuery:

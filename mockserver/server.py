@@ -27,8 +27,12 @@ class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     threads: int = 2
+    #: Worker processes; more than one only with a database store, which they share.
+    workers: int = 1
     access_log: bool = True
     app_config: dict[str, Any] = field(default_factory=dict)
+    #: The app factory the worker imports (``module:function``); the benchmark serves its bare app here.
+    factory: str = f"{__name__}:app_from_environment"
 
 
 def app_from_environment() -> Flask:
@@ -43,12 +47,12 @@ def serve(options: ServerOptions) -> None:
 
     os.environ[CONFIG_VARIABLE] = json.dumps(options.app_config)
     Granian(
-        f"{__name__}:app_from_environment",
+        options.factory,
         factory=True,
         interface=Interfaces.WSGI,
         address=options.host,
         port=options.port,
-        workers=1,
+        workers=options.workers,
         blocking_threads=options.threads,
         websockets=False,
         log_access=options.access_log,

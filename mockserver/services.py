@@ -14,6 +14,7 @@ from flask import Flask, current_app
 
 import fixtures
 
+from .sqlite_store import Database, SqliteStore, clear_runtime
 from .store import MemoryStore, Store
 
 EXTENSION = "diags"
@@ -28,6 +29,8 @@ class Services:
     helper_config: Any
     clock: Callable[[], datetime]
     fixture: dict[str, Any]
+    #: The SQLite file behind the store (``DIAGS_DB``); None for the in-memory store.
+    database: Database | None = None
 
 
 def load_fixture(config: dict[str, Any]) -> dict[str, Any]:
@@ -45,16 +48,44 @@ def load_fixture(config: dict[str, Any]) -> dict[str, Any]:
     return fixtures.generate(*wanted)
 
 
+def open_database(config: dict[str, Any], fixture: dict[str, Any] | None = None) -> SqliteStore:
+    """The SQLite store of ``DIAGS_DB``, filled from the fixture if the file is new.
+
+    Unless the serving process has already done it for its workers (``DIAGS_DB_PREPARED``), the
+    faults and the request journal of an earlier run are cleared: only the data outlives a restart.
+    """
+    store = SqliteStore(Database(config["DIAGS_DB"]))
+    store.initialize(lambda: load_fixture(config) if fixture is None else fixture, int(config["DIAGS_SEED"]))
+    if not config.get("DIAGS_DB_PREPARED"):
+        clear_runtime(store.database)
+    return store
+
+
 def init_app(app: Flask) -> None:
     """Load the data and attach the services to ``app``."""
     fixture = load_fixture(app.config)
+    store: Store
+    database: Database | None = None
+    seed: int | None = None
+    if app.config.get("DIAGS_DB"):
+        sqlite = open_database(app.config, fixture)
+        store, database, seed = sqlite, sqlite.database, sqlite.seed()
+    else:
+        store = MemoryStore(fixture)
     app.extensions[EXTENSION] = Services(
-        store=MemoryStore(fixture),
-        seed=int(app.config["DIAGS_SEED"]),
+        store=store,
+        database=database,
+        seed=int(app.config["DIAGS_SEED"]) if seed is None else seed,
         helper_config=app.config["DIAGS_HELPERS"],
         clock=app.config["DIAGS_CLOCK"],
         fixture=fixture,
     )
+
+
+def services_of(app: Flask) -> Services:
+    """``app``'s services, outside a request."""
+    found: Services = app.extensions[EXTENSION]
+    return found
 
 
 def services() -> Services:

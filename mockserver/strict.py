@@ -4,8 +4,9 @@ For debugging the mock itself: a response whose status the OpenAPI document does
 operation, or whose body violates the status's schema (the mock's own error shape, not the lenient
 one a real server is held to), is replaced by a loud 500
 ``{"detail": "strict mode: response violates <schema>: <reason>"}`` and logged. Error answers off
-the documented operations (unknown routes, other methods) are held to the mock's error shape too.
-The documentation pages are not API responses and are left alone.
+the documented operations (unknown routes, other methods) are held to the mock's error shape too,
+and so are errors an injected fault (``faults``) answers with on purpose, whatever their status; a
+dropped connection sends no body to check. The documentation pages are not API responses.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import logging
 from typing import Any
 
 import orjson
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from jsonschema.exceptions import best_match
 
 import schemas
 
+from .faults import DROP_KEY
 from .responses import JSON_MIMETYPE, error_response
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,8 @@ def check_body(schema: str, mimetype: str, body: bytes) -> None:
         raise Violation(schema, f"Content-Type is {mimetype!r}, not {JSON_MIMETYPE}")
     try:
         document: Any = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise Violation(schema, f"the body is not JSON ({error})") from None
+    except orjson.JSONDecodeError as not_json:
+        raise Violation(schema, f"the body is not JSON ({not_json})") from None
     error = best_match(schemas.validator(schema).iter_errors(document))
     if error is not None:
         raise Violation(schema, f"at {error.json_path}: {error.message}")
@@ -74,13 +76,16 @@ def _is_checked(response: Response) -> bool:
     path = request.path
     if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
         return False
+    if request.environ.get(DROP_KEY):
+        return False
     return request.blueprint not in SKIPPED_BLUEPRINTS and request.method not in ("HEAD", "OPTIONS")
 
 
 def _enforce(response: Response) -> Response:
     if not _is_checked(response):
         return response
-    endpoint_is_resource = request.blueprint == "api"
+    injected_error = bool(g.get("diags_faults")) and response.status_code >= 400
+    endpoint_is_resource = request.blueprint == "api" and not injected_error
     try:
         schema = schema_for(request.method, endpoint_is_resource, response.status_code)
         if schema is not None:

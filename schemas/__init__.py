@@ -63,7 +63,7 @@ def openapi() -> dict[str, Any]:
 
 @cache
 def bundled_openapi() -> dict[str, Any]:
-    """The OpenAPI document with every schema inlined under ``components/schemas`` (shared: do not mutate it)."""
+    """The OpenAPI document, every schema inlined under ``components/schemas`` (shared: do not mutate it)."""
     return bundle(openapi(), {name: load(name) for name in names()}, SUFFIX)
 
 

@@ -47,8 +47,10 @@ def _rewrite(node: Any, base: str, names_by_uri: Mapping[str, str]) -> Any:
     return rewritten
 
 
-def bundle(document: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]], suffix: str) -> dict[str, Any]:
-    """``document`` with ``schemas`` (name -> parsed file ``<name><suffix>``) inlined and every ``$ref`` local.
+def bundle(
+    document: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]], suffix: str
+) -> dict[str, Any]:
+    """``document`` with ``schemas`` (name -> parsed ``<name><suffix>``) inlined and every ``$ref`` local.
 
     A ``$ref`` in the document is a file name relative to it; a ``$ref`` in a schema resolves
     against that schema's ``$id``, as a JSON Schema validator would resolve it.

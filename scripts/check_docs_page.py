@@ -98,9 +98,10 @@ def running_mock() -> Iterator[str]:
 
 
 def chromium(binary: str, profile: Path, *arguments: str) -> str:
-    command = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={RENDER_BUDGET_MS}",
-               *arguments]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT_SECONDS, check=False)
+    command = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+               f"--virtual-time-budget={RENDER_BUDGET_MS}", *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT_SECONDS,
+                          check=False)
     if done.returncode != 0:
         raise SystemExit(f"chromium failed ({done.returncode}): {done.stderr[-2000:]}")
     return done.stdout
@@ -115,8 +116,10 @@ def check_dom(dom: str) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, help="folder for the screenshot and the DOM (default: a new temp folder)")
-    parser.add_argument("--chromium", default=shutil.which("chromium"), help="the browser (default: chromium on PATH)")
+    parser.add_argument("--out", type=Path,
+                        help="folder for the screenshot and the DOM (default: a new temporary folder)")
+    parser.add_argument("--chromium", default=shutil.which("chromium"),
+                        help="the browser (default: chromium on PATH)")
     args = parser.parse_args()
     if not args.chromium:
         print("chromium not found: on Debian, apt-get install -y chromium", file=sys.stderr)

@@ -87,6 +87,13 @@ def test_the_object_itself_is_created_and_echoed(client: FlaskClient, auth: dict
     assert body["id"] not in {record["id"] for record in fixtures.default()["diagnostics"]}
 
 
+def test_numbers_are_echoed_exactly(client: FlaskClient, auth: dict[str, str]) -> None:
+    details = {"widest": 2**64 - 1, "lowest": -(2**63), "tenth": 0.1, "tiny": 5e-324, "zero": -0.0}
+    body = created(post_json(client, auth, {**MINIMAL, "details": details}))
+    assert body["details"] == details
+    assert [type(value) for value in body["details"].values()] == [int, int, float, float, float]
+
+
 def test_the_created_record_is_what_a_later_get_returns(client: FlaskClient, auth: dict[str, str]) -> None:
     body = created(post_json(client, auth, FULL))
     assert stored(client, auth, body) == body
@@ -107,41 +114,71 @@ def test_the_data_parameter_form_encoded_is_accepted(client: FlaskClient, auth: 
 
 
 def test_the_data_parameter_multipart_is_accepted(client: FlaskClient, auth: dict[str, str]) -> None:
-    response = client.post(RESOURCE, data={"data": json.dumps(MINIMAL)}, headers=auth,
-                           content_type="multipart/form-data")
+    response = client.post(
+        RESOURCE, data={"data": json.dumps(MINIMAL)}, headers=auth, content_type="multipart/form-data"
+    )
     assert created(response)["device_id"] == DEVICE_ID
 
 
 def test_a_json_body_sent_as_a_form_is_accepted(client: FlaskClient, auth: dict[str, str]) -> None:
     # `curl -d '{...}'` without a Content-Type header sends this.
-    response = client.post(RESOURCE, data=json.dumps(MINIMAL), headers=auth,
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        RESOURCE, data=json.dumps(MINIMAL), headers=auth, content_type="application/x-www-form-urlencoded"
+    )
     assert created(response)["diagnostic_type"] == "maintenance"
 
 
-@pytest.mark.parametrize(("diagnostic_type", "status"), [("maintenance", "scheduled"), ("issue_report", "open"),
-                                                         ("health_check", "ok"), ("calibration", "open")])
+@pytest.mark.parametrize(
+    ("diagnostic_type", "status"),
+    [("maintenance", "scheduled"), ("issue_report", "open"), ("health_check", "ok"), ("calibration", "open")],
+)
 def test_omitted_fields_get_their_documented_defaults(
     client: FlaskClient, auth: dict[str, str], diagnostic_type: str, status: str
 ) -> None:
     body = created(post_json(client, auth, {"device_id": DEVICE_ID, "diagnostic_type": diagnostic_type}))
     assert (body["status"], body["details"], body["issues"]) == (status, {}, [])
-    assert list(body)[:8] == ["id", "device_id", "device_name", "device_serial", "diagnostic_type", "status",
-                              "details", "issues"]
+    assert list(body)[:8] == [
+        "id",
+        "device_id",
+        "device_name",
+        "device_serial",
+        "diagnostic_type",
+        "status",
+        "details",
+        "issues",
+    ]
 
 
-def test_a_health_check_is_due_again_after_the_check_interval(client: FlaskClient, auth: dict[str, str]) -> None:
-    body = created(post_json(client, auth, {**MINIMAL, "diagnostic_type": "health_check",
-                                            "details": {"cpu_usage": 12.5, "disk_space": 80}}))
+def test_a_health_check_is_due_again_after_the_check_interval(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    body = created(
+        post_json(
+            client,
+            auth,
+            {**MINIMAL, "diagnostic_type": "health_check", "details": {"cpu_usage": 12.5, "disk_space": 80}},
+        )
+    )
     assert body["next_check_due"] == "2024-03-01T16:30:15Z"
     assert body["details"] == {"cpu_usage": 12.5, "disk_space": 80}
 
 
 def test_server_owned_fields_in_the_body_are_ignored(client: FlaskClient, auth: dict[str, str]) -> None:
-    body = created(post_json(client, auth, {
-        **MINIMAL, "id": "diag-001", "device_name": "Forged", "device_serial": "FORGED",
-        "created_at": "2000-01-01T00:00:00Z", "updated_at": "2000-01-01T00:00:00Z",
-        "next_check_due": "2000-01-01T00:00:00Z"}))
+    body = created(
+        post_json(
+            client,
+            auth,
+            {
+                **MINIMAL,
+                "id": "diag-001",
+                "device_name": "Forged",
+                "device_serial": "FORGED",
+                "created_at": "2000-01-01T00:00:00Z",
+                "updated_at": "2000-01-01T00:00:00Z",
+                "next_check_due": "2000-01-01T00:00:00Z",
+            },
+        )
+    )
     assert body["id"] != "diag-001"
     assert (body["device_name"], body["device_serial"]) == ("Office Printer HP-2024", "HP123456789")
     assert body["created_at"] == body["updated_at"] == NOW_TEXT
@@ -165,20 +202,33 @@ def test_new_records_come_last_in_the_list(client: FlaskClient, auth: dict[str, 
     assert page["results"] == [body]
 
 
-@pytest.mark.parametrize(("raw", "content_type"), [
-    (b"", "application/json"),
-    (b"not json", "application/json"),
-    (b'{"device_id": "device-12345",', "application/json"),
-    (b"[]", "application/json"),
-    (b'"device-12345"', "application/json"),
-    (b"null", "application/json"),
-    (b'{"data": "not json"}', "application/json"),
-    (b'{"data": "[1]"}', "application/json"),
-    (b'{"device_id": NaN, "diagnostic_type": "x"}', "application/json"),
-    (b"\xff\xfe{}", "application/json"),
-    (b"data=%7Bbroken", "application/x-www-form-urlencoded"),
-    (b'{"device_id": "device-12345", "diagnostic_type": "maintenance"}', "text/plain"),
-])
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        (b"", "application/json"),
+        (b"not json", "application/json"),
+        (b'{"device_id": "device-12345",', "application/json"),
+        (b"[]", "application/json"),
+        (b'"device-12345"', "application/json"),
+        (b"null", "application/json"),
+        (b'{"data": "not json"}', "application/json"),
+        (b'{"data": "[1]"}', "application/json"),
+        (b'{"device_id": NaN, "diagnostic_type": "x"}', "application/json"),
+        (b"\xff\xfe{}", "application/json"),
+        # JSON the store could not write back unchanged: a lone surrogate, an overflow, a huge integer.
+        (b'{"device_id": "device-12345", "diagnostic_type": "x", "notes": "\\ud800"}', "application/json"),
+        (
+            b'{"device_id": "device-12345", "diagnostic_type": "x", "details": {"n": 1e400}}',
+            "application/json",
+        ),
+        (
+            b'{"device_id": "device-12345", "diagnostic_type": "x", "details": {"n": 123456789012345678901}}',
+            "application/json",
+        ),
+        (b"data=%7Bbroken", "application/x-www-form-urlencoded"),
+        (b'{"device_id": "device-12345", "diagnostic_type": "maintenance"}', "text/plain"),
+    ],
+)
 def test_a_body_that_is_not_a_json_object_is_a_400(
     client: FlaskClient, auth: dict[str, str], raw: bytes, content_type: str
 ) -> None:
@@ -198,21 +248,24 @@ def test_an_empty_object_is_a_400_naming_both_fields(client: FlaskClient, auth: 
     assert set(assert_error(post_json(client, auth, {}), 400)["errors"]) == {"device_id", "diagnostic_type"}
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("device_id", 12345),
-    ("device_id", ["device-12345"]),
-    ("diagnostic_type", 7),
-    ("diagnostic_type", None),
-    ("details", "cpu 45%"),
-    ("details", [1, 2]),
-    ("issues", {"severity": "low", "message": "m", "code": "C"}),
-    ("issues", [{"severity": "severe", "message": "m", "code": "C"}]),
-    ("issues", [{"message": "m", "code": "C"}]),
-    ("priority", "urgent"),
-    ("priority", 1),
-    ("reported_by", "helpdesk"),
-    ("performed_by", "tech@"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("device_id", 12345),
+        ("device_id", ["device-12345"]),
+        ("diagnostic_type", 7),
+        ("diagnostic_type", None),
+        ("details", "cpu 45%"),
+        ("details", [1, 2]),
+        ("issues", {"severity": "low", "message": "m", "code": "C"}),
+        ("issues", [{"severity": "severe", "message": "m", "code": "C"}]),
+        ("issues", [{"message": "m", "code": "C"}]),
+        ("priority", "urgent"),
+        ("priority", 1),
+        ("reported_by", "helpdesk"),
+        ("performed_by", "tech@"),
+    ],
+)
 def test_a_field_of_the_wrong_type_or_format_is_a_422_naming_it(
     client: FlaskClient, auth: dict[str, str], field: str, value: Any
 ) -> None:
@@ -224,8 +277,9 @@ def test_a_field_of_the_wrong_type_or_format_is_a_422_naming_it(
 def test_an_unknown_device_is_a_404(client: FlaskClient, auth: dict[str, str]) -> None:
     body = assert_error(post_json(client, auth, {**MINIMAL, "device_id": "device-99999"}), 404)
     assert "device-99999" in body["detail"]
-    assert_error(client.post(RESOURCE, data={"data": json.dumps({**MINIMAL, "device_id": "nope"})}, headers=auth),
-                 404)
+    assert_error(
+        client.post(RESOURCE, data={"data": json.dumps({**MINIMAL, "device_id": "nope"})}, headers=auth), 404
+    )
 
 
 def test_a_failed_post_stores_nothing(client: FlaskClient, auth: dict[str, str]) -> None:
@@ -258,8 +312,15 @@ def test_precedence_400_then_422_then_404(
     assert_error(post_json(client, auth, body), expected)
 
 
-@pytest.mark.parametrize("body", [b"not json", b"{}", b'{"device_id": 5, "diagnostic_type": "x"}',
-                                  b'{"device_id": "device-99999", "diagnostic_type": "x"}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"{}",
+        b'{"device_id": 5, "diagnostic_type": "x"}',
+        b'{"device_id": "device-99999", "diagnostic_type": "x"}',
+    ],
+)
 def test_precedence_401_before_everything(client: FlaskClient, body: bytes) -> None:
     response = client.post(RESOURCE, data=body, headers={"Content-Type": "application/json"})
     assert_error(response, 401)
@@ -325,4 +386,5 @@ def test_concurrent_posts_lose_nothing(app: Flask, auth: dict[str, str]) -> None
     assert url is None
     assert {record["id"] for record in listed} == ids
     assert sorted(record["notes"] for record in listed) == sorted(
-        f"{slot}/{number}" for slot in range(threads_count) for number in range(per_thread))
+        f"{slot}/{number}" for slot in range(threads_count) for number in range(per_thread)
+    )

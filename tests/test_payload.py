@@ -37,12 +37,34 @@ def test_parse_json_reads_an_object() -> None:
     assert parse_json(b'{"a": [1, 2.5, null, true]}', DEPTH) == {"a": [1, 2.5, None, True]}
 
 
-def test_parse_json_keeps_integers_past_64_bits() -> None:
-    assert parse_json(b'{"n": 123456789012345678901234567890}', DEPTH) == {"n": 123456789012345678901234567890}
+def test_parse_json_keeps_every_64_bit_integer_exactly() -> None:
+    raw = b'{"a": 18446744073709551615, "b": -9223372036854775808, "c": "123456789012345678901234567890"}'
+    assert parse_json(raw, DEPTH) == {"a": 2**64 - 1, "b": -(2**63), "c": "123456789012345678901234567890"}
 
 
-@pytest.mark.parametrize("raw", [b"", b"   \n", b"{", b"{'a': 1}", b'{"a": NaN}', b'{"a": Infinity}',
-                                 b"\xff\xfe", b'{"a": 1} trailing', b"[1,]"])
+@pytest.mark.parametrize("number", [b"18446744073709551616", b"-9223372036854775809", b"9" * 300])
+def test_parse_json_refuses_integers_it_cannot_store_exactly(number: bytes) -> None:
+    # Read as a float they would be echoed changed; contract.md wants every field echoed unchanged.
+    error = error_of(parse_json, b'{"n": [1, ' + number + b"]}", DEPTH)
+    assert error.status == 400 and "64 bits" in error.detail
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"   \n",
+        b"{",
+        b"{'a': 1}",
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b"\xff\xfe",
+        b'{"a": 1} trailing',
+        b"[1,]",
+        b'{"a": 1e400}',
+        b'{"a": "\\ud800"}',
+    ],
+)
 def test_parse_json_refuses_what_is_not_json_with_a_400(raw: bytes) -> None:
     error = error_of(parse_json, raw, DEPTH)
     assert error.status == 400
@@ -107,8 +129,18 @@ def test_an_unsupported_content_type_is_a_400_naming_it() -> None:
 
 
 def test_a_valid_body_passes() -> None:
-    validate_create({**VALID, "status": "completed", "details": {}, "issues": [], "notes": "n",
-                     "reported_by": "a@example.com", "performed_by": "b@example.com", "priority": "low"})
+    validate_create(
+        {
+            **VALID,
+            "status": "completed",
+            "details": {},
+            "issues": [],
+            "notes": "n",
+            "reported_by": "a@example.com",
+            "performed_by": "b@example.com",
+            "priority": "low",
+        }
+    )
 
 
 @pytest.mark.parametrize("missing", ["device_id", "diagnostic_type"])
@@ -148,8 +180,9 @@ def test_a_field_of_the_wrong_type_or_format_is_a_422_naming_it(field: str, valu
 
 
 def test_a_health_check_with_an_impossible_reading_is_a_422() -> None:
-    error = error_of(validate_create, {"device_id": "d", "diagnostic_type": "health_check",
-                                       "details": {"cpu_usage": 140}})
+    error = error_of(
+        validate_create, {"device_id": "d", "diagnostic_type": "health_check", "details": {"cpu_usage": 140}}
+    )
     assert error.status == 422 and error.errors is not None and "details" in error.errors
 
 

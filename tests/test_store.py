@@ -15,8 +15,13 @@ def device(number: int) -> dict[str, str]:
 
 
 def record(number: int, device_number: int, diagnostic_type: str = "maintenance") -> dict[str, Any]:
-    return {"id": format_id(number), "device_id": f"device-{device_number:05d}",
-            "diagnostic_type": diagnostic_type, "status": "ok", "details": {"n": number}}
+    return {
+        "id": format_id(number),
+        "device_id": f"device-{device_number:05d}",
+        "diagnostic_type": diagnostic_type,
+        "status": "ok",
+        "details": {"n": number},
+    }
 
 
 @pytest.fixture
@@ -24,8 +29,13 @@ def fixture() -> dict[str, Any]:
     """Three devices; device 1 has records 1, 3, 5, device 2 has 2 and 4, device 3 has none."""
     return {
         "devices": [device(1), device(2), device(3)],
-        "diagnostics": [record(1, 1, "health_check"), record(2, 2), record(3, 1), record(4, 2),
-                        record(5, 1, "health_check")],
+        "diagnostics": [
+            record(1, 1, "health_check"),
+            record(2, 2),
+            record(3, 1),
+            record(4, 2),
+            record(5, 1, "health_check"),
+        ],
     }
 
 
@@ -49,7 +59,11 @@ def test_memory_store_is_a_store(store: MemoryStore) -> None:
 
 def test_format_id_pads_to_three_digits_and_grows_past_them() -> None:
     assert [format_id(1), format_id(42), format_id(999), format_id(1000)] == [
-        "diag-001", "diag-042", "diag-999", "diag-1000"]
+        "diag-001",
+        "diag-042",
+        "diag-999",
+        "diag-1000",
+    ]
 
 
 def test_devices_are_found_by_id(store: MemoryStore) -> None:
@@ -72,7 +86,11 @@ def test_a_page_of_everything_is_in_creation_order(store: MemoryStore) -> None:
 
 def test_pages_slice_by_offset_and_limit(store: MemoryStore) -> None:
     assert [ids(store.page(None, offset, 2)[1]) for offset in (0, 2, 4, 6)] == [
-        ["diag-001", "diag-002"], ["diag-003", "diag-004"], ["diag-005"], []]
+        ["diag-001", "diag-002"],
+        ["diag-003", "diag-004"],
+        ["diag-005"],
+        [],
+    ]
     assert store.page(None, 1, 0) == (5, [])
 
 

@@ -30,7 +30,7 @@ BREAKS: dict[str, str] = {
     "relative-next": "next and previous are relative URLs",
     "next-drops-filter": "next and previous drop the id and update_status parameters",
     "update-status-not-stored": "update_status=true refreshes the response but does not store the refresh",
-    "invalid-creates": "a POST answered 422 still stores the record",
+    "invalid-creates": "a POST answered 422 still stores the record, minus the fields at fault",
     "500-on-bad-json": "a POST body that is not JSON crashes the handler: 500",
     "bad-severity-accepted": "issues with a severity outside low/medium/high/critical are stored (201)",
     "unstable-order": "every GET returns the records in a new random order",

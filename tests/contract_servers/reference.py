@@ -257,8 +257,10 @@ class Handler(BaseHTTPRequestHandler):
         device = self.server.store.device(str(body["device_id"]))
         if device is None and self.broken("precedence-404-before-422"):
             raise BodyError(404, f"device {body['device_id']!r} does not exist")
-        if device is not None and self.broken("invalid-creates"):
-            self.server.store.add(self.build_record(body, device))
+        if device is not None and self.broken("invalid-creates") and "diagnostic_type" not in found:
+            # Saved first, validated after: the record is kept without the offending fields.
+            kept = {name: value for name, value in body.items() if name not in found}
+            self.server.store.add(self.build_record(kept, device))
         raise BodyError(422, "; ".join(f"{name}: {message}" for name, message in sorted(found.items())))
 
     def build_record(self, body: dict[str, Any], device: Device) -> Record:

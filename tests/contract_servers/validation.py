@@ -64,10 +64,15 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_one_of(value: Any, allowed: frozenset[str]) -> bool:
+    # A JSON list or object is unhashable: test the type before the membership.
+    return isinstance(value, str) and value in allowed
+
+
 def _issue_problem(issue: Any) -> str | None:
     if not isinstance(issue, dict):
         return "each issue must be an object"
-    if issue.get("severity") not in SEVERITIES:
+    if not _is_one_of(issue.get("severity"), SEVERITIES):
         return f"issue severity must be one of {', '.join(sorted(SEVERITIES))}"
     if not isinstance(issue.get("message"), str) or not isinstance(issue.get("code"), str):
         return "each issue needs a string message and code"
@@ -112,7 +117,7 @@ def problems(body: dict[str, Any]) -> dict[str, str]:
         value = body.get(name)
         if value is not None and not (isinstance(value, str) and EMAIL.fullmatch(value)):
             found[name] = "must be an e-mail address"
-    if body.get("priority") is not None and body["priority"] not in SEVERITIES:
+    if body.get("priority") is not None and not _is_one_of(body["priority"], SEVERITIES):
         found["priority"] = f"must be one of {', '.join(sorted(SEVERITIES))}"
     next_check_due = body.get("next_check_due")
     if next_check_due is not None and not _is_datetime(next_check_due):

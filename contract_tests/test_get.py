@@ -1,0 +1,143 @@
+"""GET /inventory_device_diags/: parameters, pages, the device filter, unknown devices, status refreshes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from .checks import claim, expect_status
+from .client import ApiClient
+from .discovery import Device, Inventory
+from .exchange import Exchange
+from .paging import (
+    MAX_WALK_PAGES,
+    check_page,
+    get_page,
+    page_count,
+    previous_walks_back_to_first_page,
+    stable_walk,
+    walk_backward,
+    walk_forward,
+    walk_visits_each_record_once,
+)
+from .records import Search, find_records, record_difference
+from .runconfig import RunConfig
+from .strategies import query_params, scaled_examples, unknown_device_ids
+
+WHOLE_LIST_WALK_LIMIT = 1000
+
+
+def link_params(exchange: Exchange) -> dict[str, Any]:
+    """The query a followed link sent; the offset only when it is a plain integer."""
+    query = dict(parse_qsl(urlsplit(exchange.url).query, keep_blank_values=True))
+    if not query.get("offset", "0").isdigit():
+        query.pop("offset", None)
+    return query
+
+
+@given(data=st.data())
+def test_documented_parameters_answer_a_conforming_page(data: st.DataObject, api: ApiClient,
+                                                        inventory: Inventory, run: RunConfig) -> None:
+    params = data.draw(query_params(inventory.device_ids(), allow_refresh=not run.read_only,
+                                    max_limit=200 if run.strict else 100), label="query")
+    exchange = api.get(params)
+    refresh = params.get("update_status") == "true"
+    expect_status(exchange, {200, 500} if refresh else 200, rule="documented_query_is_200",
+                  why=f"every parameter is documented and valid: {params}")
+    if exchange.status == 200:
+        check_page(exchange, params)
+
+
+def _check_walk(api: ApiClient, params: dict[str, Any], run: RunConfig) -> None:
+    walk = stable_walk(api, params, exclusive=run.embedded)
+    for page in walk.pages:
+        check_page(page, params if page is walk.first else link_params(page))
+    walk_visits_each_record_once(walk.first, walk)
+    backward = walk_backward(api, walk.pages[-1], max_pages=len(walk.pages))
+    previous_walks_back_to_first_page(walk.first, walk, backward)
+
+
+@settings(max_examples=scaled_examples(0.5))
+@given(data=st.data())
+def test_walking_a_device_visits_count_records_once(data: st.DataObject, api: ApiClient,
+                                                    walk_devices: list[Device], run: RunConfig) -> None:
+    device = data.draw(st.sampled_from(walk_devices), label="device")
+    limit = max(data.draw(st.integers(1, 10), label="limit"), math.ceil(device.count / (MAX_WALK_PAGES - 5)))
+    _check_walk(api, {"id": device.id, "limit": limit}, run)
+
+
+def test_walking_the_whole_list_visits_count_records_once(api: ApiClient, run: RunConfig) -> None:
+    first = get_page(api, {"limit": 100})
+    if page_count(first) <= WHOLE_LIST_WALK_LIMIT:
+        _check_walk(api, {"limit": 100}, run)
+        return
+    walk = walk_forward(api, {"limit": 100}, max_pages=5)
+    for page in walk.pages:
+        check_page(page, link_params(page) if page is not walk.first else {"limit": 100})
+    pytest.skip(f"count {page_count(first)} is over {WHOLE_LIST_WALK_LIMIT}: "
+                "only the first pages were checked")
+
+
+@pytest.mark.parametrize("past", [0, 1, 10**6])
+def test_offset_past_the_end_is_an_empty_page(api: ApiClient, inventory: Inventory, past: int) -> None:
+    filters: list[dict[str, Any]] = [{}] + [{"id": device.id} for device in inventory.devices[:1]]
+    for query in filters:
+        count = page_count(get_page(api, {**query, "limit": 1}))
+        params = {**query, "offset": count + past}
+        check_page(get_page(api, params), params)
+
+
+@given(device_id=unknown_device_ids())
+def test_unknown_device_is_404(api: ApiClient, device_id: str) -> None:
+    exchange = api.get({"id": device_id})
+    expect_status(exchange, 404, rule="unknown_device_is_404", why=f"{device_id!r} names no device")
+
+
+@claim
+def refresh_is_what_later_gets_show(exchange: Exchange, search: Search) -> str | None:
+    for record in exchange.results:
+        listed = search.found.get(record.get("id"))
+        if listed is None:
+            if search.complete:
+                return f"record {record.get('id')!r}, returned by the refresh, is missing from a later GET"
+            continue
+        difference = record_difference(record, listed)
+        if difference:
+            return (f"record {record.get('id')!r}: a later GET differs from what update_status=true returned "
+                    f"without a later updated_at: {difference}")
+    return None
+
+
+@pytest.mark.refreshes
+@settings(max_examples=scaled_examples(0.3))
+@given(data=st.data())
+def test_update_status_refresh_is_stored(data: st.DataObject, api: ApiClient,
+                                         walk_devices: list[Device]) -> None:
+    device = data.draw(st.sampled_from(walk_devices), label="device")
+    limit = data.draw(st.integers(1, 100), label="limit")
+    params = {"id": device.id, "update_status": "true", "limit": limit}
+    exchange = api.get(params)
+    expect_status(exchange, {200, 500}, rule="update_status_is_200_or_500",
+                  why="update_status=true on a known device (500: helper configuration)")
+    if exchange.status == 500:
+        return
+    check_page(exchange, params)
+    wanted = {record["id"] for record in exchange.results}
+    refresh_is_what_later_gets_show(exchange, find_records(api, device.id, wanted))
+
+
+@claim
+def unknown_route_is_a_client_error(exchange: Exchange) -> str | None:
+    if 400 <= exchange.status < 500:
+        return None
+    return f"a route the API does not have answered {exchange.status}, not a 4xx"
+
+
+def test_unknown_route_answers_json(api: ApiClient) -> None:
+    exchange = api.request("GET", f"{api.base_url}/diags-kit-no-such-route/")
+    unknown_route_is_a_client_error(exchange)

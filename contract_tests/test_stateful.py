@@ -1,0 +1,154 @@
+"""A state machine mixing creates (valid and invalid), listings, device filters, pages and refreshes.
+
+It models only what it created itself, so its invariants hold while other clients write to the same
+server: its records stay listed with id, device_id, diagnostic_type and created_at unchanged; the
+fields it sent stay unchanged unless a refresh may have touched them; a device's count never goes
+down; every new id is fresh.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from .checks import claim, expect_status
+from .client import ApiClient
+from .discovery import Inventory
+from .exchange import Exchange
+from .paging import check_page, get_page, page_count
+from .records import IMMUTABLE, REFRESHABLE, device_records, first_difference, refreshed_since
+from .runconfig import RunConfig, WriteBudget
+from .strategies import (
+    create_bodies,
+    fault_lists,
+    faulty_objects,
+    malformed_bodies,
+    non_object_bodies,
+    query_params,
+    scaled_examples,
+)
+from .test_post import check_created, refuse, sweep
+
+
+@dataclass
+class Created:
+    """A record this machine created: what it sent and the 201 body."""
+
+    sent: dict[str, Any]
+    record: dict[str, Any]
+    maybe_refreshed: bool = False
+
+
+@claim
+def device_count_never_decreases(exchange: Exchange, device_id: str, before: int) -> str | None:
+    now = page_count(exchange)
+    if now < before:
+        return f"device {device_id!r} had {before} records earlier in this run, now count = {now}"
+    return None
+
+
+@claim
+def created_record_still_listed(
+    exchange: Exchange, created: Created, listed: dict[str, Any] | None
+) -> str | None:
+    record_id = created.record["id"]
+    if listed is None:
+        return f"record {record_id!r}, created earlier in this run, is no longer listed for its device"
+    for key in IMMUTABLE:
+        difference = first_difference(created.record.get(key), listed.get(key), key)
+        if difference:
+            return f"record {record_id!r} changed a field that never changes: {difference}"
+    may_differ = created.maybe_refreshed or refreshed_since(created.record, listed)
+    for key, value in created.sent.items():
+        if may_differ and key in REFRESHABLE:
+            continue
+        difference = first_difference(value, listed.get(key), key)
+        if difference:
+            return f"record {record_id!r} no longer holds what was sent: {difference}"
+    return None
+
+
+def machine_for(api: ApiClient, run: RunConfig, inventory: Inventory,
+                budget: WriteBudget) -> type[RuleBasedStateMachine]:
+    """The machine, its strategies drawn from what discovery found on this server."""
+    device_ids = inventory.device_ids()
+    target = inventory.write_device()
+    writable = not run.read_only
+    marker = f"{run.tag} refused {uuid.uuid4().hex[:12]}"
+    invalid = st.one_of(faulty_objects(target.id, marker, fault_lists("missing")),
+                        faulty_objects(target.id, marker, fault_lists("wrong")),
+                        non_object_bodies(target.id, marker), malformed_bodies(target.id, marker))
+
+    class DiagsMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.created: dict[str, Created] = {}
+            self.counts: dict[str, int] = {}
+            self.refused_any = False
+
+        def observe(self, exchange: Exchange, device_id: str) -> None:
+            device_count_never_decreases(exchange, device_id, self.counts.get(device_id, 0))
+            self.counts[device_id] = page_count(exchange)
+
+        @precondition(lambda self: writable)
+        @rule(body=create_bodies(target.id, run.tag))
+        def create_valid(self, body: dict[str, Any]) -> None:
+            if not budget.take():
+                return  # the write budget is spent: this step does nothing
+            exchange = check_created(api, api.post(body), body, target)
+            self.created[exchange.payload["id"]] = Created(sent=body, record=exchange.payload)
+
+        @precondition(lambda self: writable)
+        @rule(bad=invalid)
+        def create_invalid(self, bad: Any) -> None:
+            refuse(api, run, bad)
+            self.refused_any = True
+
+        @rule(params=query_params(device_ids, allow_refresh=False, max_limit=100))
+        def list_page(self, params: dict[str, Any]) -> None:
+            exchange = get_page(api, params)
+            check_page(exchange, params)
+            if "id" in params:
+                self.observe(exchange, params["id"])
+
+        @rule(device_id=st.sampled_from(device_ids) if device_ids else st.nothing())
+        def walk_device(self, device_id: str) -> None:
+            search = device_records(api, device_id)
+            self.observe(search.first, device_id)
+            for created in self.created.values():
+                if created.record.get("device_id") != device_id:
+                    continue
+                listed = search.found.get(created.record["id"])
+                if listed is None and not search.complete:
+                    continue  # too long a list to look through: only its first and last pages were seen
+                created_record_still_listed(search.first, created, listed)
+
+        @precondition(lambda self: writable)
+        @rule(device_id=st.sampled_from(device_ids) if device_ids else st.nothing())
+        def refresh(self, device_id: str) -> None:
+            exchange = api.get({"id": device_id, "update_status": "true"})
+            expect_status(exchange, {200, 500}, rule="update_status_is_200_or_500",
+                          why="update_status=true on a known device (500: helper configuration)")
+            for created in self.created.values():
+                if created.record.get("device_id") == device_id:
+                    created.maybe_refreshed = True
+            if exchange.status == 200:
+                check_page(exchange, {"id": device_id, "update_status": "true"})
+                self.observe(exchange, device_id)
+
+        def teardown(self) -> None:
+            if self.refused_any:
+                sweep(api, target, marker)
+
+    return DiagsMachine
+
+
+def test_state_machine_of_creates_lists_and_refreshes(api: ApiClient, run: RunConfig, inventory: Inventory,
+                                                      write_budget: WriteBudget) -> None:
+    machine = machine_for(api, run, inventory, write_budget)
+    run_state_machine_as_test(machine, settings=settings(max_examples=scaled_examples(0.5)))

@@ -1,0 +1,284 @@
+"""The admin API under ``/__admin/``: reset the data, read the request journal, inject faults, add devices.
+
+Who may use it: with an admin token (``DIAGS_ADMIN_TOKEN``), requests that carry
+``Authorization: Bearer <admin token>`` (API tokens are not admin tokens). Without one, anybody,
+but only when the server is bound to a loopback address (``DIAGS_HOST``); bound elsewhere, the
+admin API answers 404. ``GET /__admin/health`` is always open, for orchestrators.
+
+A reset is atomic: it waits for the requests in flight in this process to finish, and holds new
+ones back until the data is replaced (the ``ResetGate``); with a database the replacement is one
+transaction, so the workers of other processes see the old data or the new, never a mix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import orjson
+from flask import Blueprint, Flask, Response, current_app, g, request
+
+from . import faults, journal
+from .auth import check_bearer
+from .responses import ApiError, bad_request, json_response, not_found, unprocessable
+from .services import load_fixture, services, services_of
+from .sqlite_store import SqliteStore
+
+bp = Blueprint("admin", __name__, url_prefix="/__admin")
+
+EXTENSION = "diags.gate"
+RESET_WAIT_SECONDS = 30.0
+MAX_DEVICES_PER_REQUEST = 10_000
+DEVICE_REQUIRED = ("id", "name", "serial")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class ResetGate:
+    """A readers-writer lock: requests share it, a reset holds it alone (and goes first once waiting)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writer_waiting = 0
+        self._writing = False
+
+    def enter(self) -> None:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writing and not self._writer_waiting)
+            self._readers += 1
+
+    def leave(self) -> None:
+        with self._condition:
+            self._readers -= 1
+            self._condition.notify_all()
+
+    @contextmanager
+    def exclusive(self, timeout: float = RESET_WAIT_SECONDS) -> Iterator[None]:
+        with self._condition:
+            self._writer_waiting += 1
+            try:
+                ready = self._condition.wait_for(lambda: not self._writing and self._readers == 0, timeout)
+            finally:
+                self._writer_waiting -= 1
+            if not ready:
+                self._condition.notify_all()
+                raise ApiError(503, f"Requests still running after {timeout:g} s; nothing was changed. "
+                                    "Retry.", headers={"Retry-After": "1"})
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing = False
+                self._condition.notify_all()
+
+
+def gate(app: Flask | None = None) -> ResetGate:
+    found: ResetGate = (app or current_app).extensions[EXTENSION]
+    return found
+
+
+def _authorize() -> None:
+    if request.endpoint == "admin.health" or request.method == "OPTIONS":
+        return
+    token = current_app.config.get("DIAGS_ADMIN_TOKEN")
+    if token:
+        try:
+            check_bearer(request.headers.get("Authorization"), [token])
+        except ApiError as error:
+            raise ApiError(401, error.detail.replace("API token", "admin token"),
+                           headers={"WWW-Authenticate": 'Bearer realm="admin"'}) from None
+    elif not is_loopback(str(current_app.config.get("DIAGS_HOST", ""))):
+        raise not_found(f"No such route: {request.path}. (The admin API needs --admin-token when the server "
+                        "is not bound to a loopback address.)")
+
+
+bp.before_request(_authorize)
+
+
+def _json_body(default: Any = None) -> Any:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if default is not None:
+            return default
+        raise bad_request("The request body is empty: send a JSON document.")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise bad_request(f"The request body is not valid JSON: {error}.") from None
+
+
+def _integer_arg(name: str) -> int | None:
+    text = request.args.get(name)
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise bad_request(f"Query parameter {name!r} must be a non-negative integer.",
+                          {name: ["Must be a non-negative integer."]})
+    return int(text)
+
+
+def state() -> dict[str, Any]:
+    """What the mock holds now (the answer of ``/state`` and of a reset)."""
+    found = services()
+    book, log = faults.book(), journal.journal()
+    return {
+        "store": "sqlite" if found.database is not None else "memory",
+        "database": found.database.path if found.database is not None else None,
+        "seed": found.seed,
+        **found.store.stats(),
+        "faults": len(book.listing()),
+        "journal": {"size": log.size, "entries": log.count()},
+        "process": os.getpid(),
+    }
+
+
+@bp.get("/health")
+def health() -> Response:
+    return json_response({"status": "ok"})
+
+
+@bp.get("/state")
+def get_state() -> Response:
+    return json_response(state())
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    body = _json_body(default={})
+    if not isinstance(body, dict) or set(body) - {"seed"}:
+        raise unprocessable("Send {} or {\"seed\": <integer>}.", {"body": ["Only 'seed' may be given."]})
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or abs(seed) > 2**62):
+        raise unprocessable("'seed' must be an integer.", {"seed": ["Must be an integer."]})
+    config = current_app.config
+    found = services()
+    if seed is None:
+        fixture, new_seed = found.fixture, int(config["DIAGS_SEED"])
+    else:
+        generated = {"DIAGS_SEED": seed, "DIAGS_FIXTURE": None, "DIAGS_FIXTURES_PATH": None}
+        fixture = load_fixture({**config, **generated})
+        new_seed = seed
+    with gate().exclusive():
+        if found.database is not None:
+            cast(SqliteStore, found.store).reset(fixture, seed=new_seed)
+        else:
+            found.store.reset(fixture)
+        found.seed = new_seed
+    return json_response(state())
+
+
+@bp.get("/requests")
+def list_requests() -> Response:
+    method, status, limit = request.args.get("method"), _integer_arg("status"), _integer_arg("limit")
+    log = journal.journal()
+    entries = log.entries(method=method, status=status, limit=limit)
+    return json_response({"size": log.size, "count": len(entries), "requests": entries})
+
+
+@bp.delete("/requests")
+def clear_requests() -> Response:
+    return json_response({"deleted": journal.journal().clear()})
+
+
+@bp.post("/faults")
+def add_faults() -> Response:
+    body = _json_body()
+    try:
+        parsed = faults.parse_faults(body)
+    except faults.FaultError as error:
+        raise unprocessable(f"Invalid fault: {error}", error.errors) from None
+    added = [fault.to_json() for fault in faults.book().add(parsed)]
+    single = not isinstance(body, list) and not (isinstance(body, dict) and "faults" in body)
+    return json_response(added[0] if single else {"faults": added}, status=201)
+
+
+@bp.get("/faults")
+def list_faults() -> Response:
+    listing = faults.book().listing()
+    return json_response({"count": len(listing), "faults": listing})
+
+
+@bp.delete("/faults")
+def clear_faults() -> Response:
+    return json_response({"deleted": faults.book().remove()})
+
+
+@bp.delete("/faults/<fault_id>")
+def delete_fault(fault_id: str) -> Response:
+    if not faults.book().remove(fault_id):
+        raise not_found(f"No fault with id {fault_id!r}.")
+    return json_response({"deleted": 1})
+
+
+def _check_devices(items: list[Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    for index, item in enumerate(items):
+        where = f"[{index}]" if len(items) > 1 else "body"
+        if not isinstance(item, dict):
+            errors[where] = ["A device is a JSON object with id, name and serial."]
+            continue
+        for name in DEVICE_REQUIRED:
+            if not isinstance(item.get(name), str) or not item[name].strip():
+                errors[f"{where}.{name}" if len(items) > 1 else name] = ["Required: a non-empty string."]
+    if errors:
+        raise unprocessable("Invalid device(s): id, name and serial are required strings.", errors)
+
+
+@bp.post("/devices")
+def add_devices() -> Response:
+    body = _json_body()
+    single = isinstance(body, dict) and "devices" not in body
+    items = [body] if single else body.get("devices") if isinstance(body, dict) else body
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_DEVICES_PER_REQUEST:
+        raise bad_request(f"Send a device, a list of 1 to {MAX_DEVICES_PER_REQUEST} devices, "
+                          'or {"devices": [...]}.')
+    _check_devices(items)
+    store = services().store
+    with gate().exclusive():
+        added = [store.add_device(item) for item in items]
+    return json_response(added[0] if single else {"devices": added}, status=201)
+
+
+def _enter_gate() -> None:
+    if not request.path.startswith(bp.url_prefix or "/__admin"):
+        gate().enter()
+        g.diags_in_gate = True
+
+
+def _leave_gate(_error: BaseException | None) -> None:
+    if g.pop("diags_in_gate", False):
+        gate().leave()
+
+
+def _sync_seed() -> None:
+    # Another worker may have reset the shared database with a new seed.
+    found = services()
+    if found.database is not None:
+        seed = cast(SqliteStore, found.store).seed()
+        if seed is not None:
+            found.seed = seed
+
+
+def init_app(app: Flask) -> None:
+    """Register the admin API and hold requests at the reset gate (call after ``faults.init_app``)."""
+    app.extensions[EXTENSION] = ResetGate()
+    if services_of(app).database is not None:
+        # First, so that the faults roll with the seed the other workers use.
+        app.before_request_funcs.setdefault(None, []).insert(0, _sync_seed)
+    app.before_request(_enter_gate)
+    app.teardown_request(_leave_gate)
+    app.register_blueprint(bp)

@@ -1,0 +1,281 @@
+"""The SQLite store: the inventory and every diagnostic in one file, shared by worker processes.
+
+The file is in WAL mode, so readers never wait for the writer and a committed transaction
+survives the process being killed (``synchronous=NORMAL`` only risks the last transactions on a
+power cut, which a mock can live with). Each thread has its own connection; every write is one
+``BEGIN IMMEDIATE`` transaction, so a reset or a create is all there or not at all. What several
+workers must agree on lives in the file too: the id sequence, the refresh counters, the seed, the
+faults and the request journal (``faults`` and ``journal`` own those two tables' queries).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .store import ID_PREFIX, Device, Record, format_id
+
+SCHEMA_VERSION = "1"
+BUSY_TIMEOUT_SECONDS = 30.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS diagnostics (
+    position INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, device_id TEXT NOT NULL,
+    diagnostic_type TEXT NOT NULL, body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS diagnostics_by_device ON diagnostics (device_id, position);
+CREATE TABLE IF NOT EXISTS refreshes (record_id TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS faults (
+    position INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body BLOB NOT NULL,
+    matched INTEGER NOT NULL DEFAULT 0, fired INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS journal (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT, method TEXT NOT NULL, status INTEGER, entry BLOB NOT NULL);
+"""
+
+
+def sequence_of(record_id: str) -> int:
+    """The sequence number in an id of our own format (``diag-042`` is 42); 0 for any other id."""
+    digits = record_id.removeprefix(ID_PREFIX)
+    return int(digits) if record_id.startswith(ID_PREFIX) and digits.isascii() and digits.isdigit() else 0
+
+INSERT_DIAGNOSTIC = "INSERT INTO diagnostics (id, device_id, diagnostic_type, body) VALUES (?, ?, ?, ?)"
+
+
+class DatabaseError(RuntimeError):
+    """The file cannot be used as the mock's database."""
+
+
+class _Handle:
+    """A thread's connection, closed when the thread ends (the server may run a thread per request)."""
+
+    __slots__ = ("__weakref__", "connection")
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def __del__(self) -> None:
+        self.connection.close()
+
+
+class Database:
+    """One SQLite file in WAL mode, with a connection per thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
+        try:
+            connection = self.connection()
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            with self.write() as conn:
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    conn.execute(statement)
+                found = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if found is None:
+                    conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                elif found[0] != SCHEMA_VERSION:
+                    raise DatabaseError(f"schema version {found[0]}, expected {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as error:
+            self.close()
+            raise DatabaseError(f"{self.path} is not a usable diags-kit database: {error}") from None
+        if mode.lower() != "wal":
+            self.close()
+            raise DatabaseError(f"{self.path} cannot be put in WAL mode (journal mode {mode!r})")
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use; autocommit, transactions are explicit)."""
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is None:
+            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                                         check_same_thread=False)
+            connection.execute("PRAGMA synchronous=NORMAL")
+            handle = self._local.handle = _Handle(connection)
+            self._handles.add(handle)
+        return handle.connection
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        connection = self.connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query in the block sees the same snapshot."""
+        connection = self.connection()
+        connection.execute("BEGIN")
+        try:
+            yield connection
+        finally:
+            connection.execute("COMMIT")
+
+    def meta(self, key: str) -> str | None:
+        row = self.connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def close(self) -> None:
+        """Close every thread's connection (for tests and shutdown)."""
+        for handle in list(self._handles):
+            handle.connection.close()
+        self._local = threading.local()
+
+
+def clear_runtime(database: Database) -> None:
+    """Forget the faults and the request journal of an earlier run (the data stays)."""
+    with database.write() as connection:
+        connection.execute("DELETE FROM faults")
+        connection.execute("DELETE FROM journal")
+
+
+def set_meta(connection: sqlite3.Connection, key: str, value: object) -> None:
+    connection.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                       "SET value = excluded.value", (key, str(value)))
+
+
+def _meta_int(connection: sqlite3.Connection, key: str) -> int:
+    row = connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+class SqliteStore:
+    """The ``Store`` protocol over a ``Database``; see the module docstring for the guarantees."""
+
+    kind = "sqlite"
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def initialize(self, load_fixture: Callable[[], dict[str, Any]], seed: int) -> bool:
+        """Fill an empty database from the fixture (loaded only if needed); False if it held data."""
+        if self.database.meta("initialized") is not None:
+            return False
+        fixture = load_fixture()
+        with self.database.write() as connection:
+            # Another worker may have filled it between the check and this transaction.
+            if connection.execute("SELECT 1 FROM meta WHERE key = 'initialized'").fetchone():
+                return False
+            self._fill(connection, fixture)
+            set_meta(connection, "seed", seed)
+            set_meta(connection, "initialized", "1")
+        return True
+
+    def seed(self) -> int | None:
+        """The seed of the data in the file, as the last reset or the first start set it."""
+        value = self.database.meta("seed")
+        return None if value is None else int(value)
+
+    def reset(self, fixture: dict[str, Any], seed: int | None = None) -> None:
+        """Replace everything with ``fixture``'s data in one transaction; ids still never repeat."""
+        with self.database.write() as connection:
+            self._fill(connection, fixture)
+            if seed is not None:
+                set_meta(connection, "seed", seed)
+
+    def _fill(self, connection: sqlite3.Connection, fixture: dict[str, Any]) -> None:
+        connection.execute("DELETE FROM devices")
+        connection.execute("DELETE FROM diagnostics")
+        connection.execute("DELETE FROM refreshes")
+        connection.executemany("INSERT OR REPLACE INTO devices VALUES (?, ?)",
+                               ((device["id"], orjson.dumps(device)) for device in fixture["devices"]))
+        last_sequence = _meta_int(connection, "last_sequence")
+        rows = []
+        for record in fixture["diagnostics"]:
+            rows.append((record["id"], record["device_id"], record["diagnostic_type"], orjson.dumps(record)))
+            last_sequence = max(last_sequence, sequence_of(record["id"]))
+        connection.executemany(INSERT_DIAGNOSTIC, rows)
+        set_meta(connection, "last_sequence", last_sequence)
+
+    def device(self, device_id: str) -> Device | None:
+        row = self.database.connection().execute("SELECT body FROM devices WHERE id = ?",
+                                                 (device_id,)).fetchone()
+        return None if row is None else orjson.loads(row[0])
+
+    def add_device(self, device: Device) -> Device:
+        with self.database.write() as connection:
+            connection.execute("INSERT INTO devices VALUES (?, ?) ON CONFLICT (id) DO UPDATE "
+                               "SET body = excluded.body", (device["id"], orjson.dumps(device)))
+        return dict(device)
+
+    def page(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[Record]]:
+        """The total number of matches, and the records at ``offset`` .. ``offset + limit``."""
+        with self.database.read() as connection:
+            if device_id is None:
+                total = connection.execute("SELECT count(*) FROM diagnostics").fetchone()[0]
+                rows = connection.execute("SELECT body FROM diagnostics ORDER BY position LIMIT ? OFFSET ?",
+                                          (limit, offset)).fetchall() if limit else []
+            else:
+                total = connection.execute("SELECT count(*) FROM diagnostics WHERE device_id = ?",
+                                           (device_id,)).fetchone()[0]
+                rows = connection.execute(
+                    "SELECT body FROM diagnostics WHERE device_id = ? ORDER BY position LIMIT ? OFFSET ?",
+                    (device_id, limit, offset)).fetchall() if limit else []
+        return int(total), [orjson.loads(row[0]) for row in rows]
+
+    def get(self, record_id: str) -> Record | None:
+        row = self.database.connection().execute("SELECT body FROM diagnostics WHERE id = ?",
+                                                 (record_id,)).fetchone()
+        return None if row is None else orjson.loads(row[0])
+
+    def create(self, fields: Record) -> Record:
+        """Store a new record: ``fields`` in order, behind a fresh ``id``. Returns it as stored."""
+        with self.database.write() as connection:
+            sequence = _meta_int(connection, "last_sequence") + 1
+            while connection.execute("SELECT 1 FROM diagnostics WHERE id = ?",
+                                     (format_id(sequence),)).fetchone():
+                sequence += 1
+            # An "id" among the fields must not replace the fresh one: ids are the server's alone.
+            record = {"id": format_id(sequence), **{key: value for key, value in fields.items()
+                                                    if key != "id"}}
+            raw = orjson.dumps(record)
+            connection.execute(INSERT_DIAGNOSTIC,
+                               (record["id"], record["device_id"], record["diagnostic_type"], raw))
+            set_meta(connection, "last_sequence", sequence)
+        return orjson.loads(raw)
+
+    def update(self, record_id: str, changes: Record) -> Record:
+        """Merge ``changes`` into a stored record (keys keep their place); returns it as stored."""
+        with self.database.write() as connection:
+            row = connection.execute("SELECT body FROM diagnostics WHERE id = ?", (record_id,)).fetchone()
+            if row is None:
+                raise KeyError(record_id)
+            record = orjson.loads(row[0])
+            record.update(changes)
+            raw = orjson.dumps(record)
+            connection.execute("UPDATE diagnostics SET body = ?, diagnostic_type = ? WHERE id = ?",
+                               (raw, record["diagnostic_type"], record_id))
+        return orjson.loads(raw)
+
+    def latest(self, device_id: str, diagnostic_type: str) -> Record | None:
+        """The newest record of one type for one device, if any."""
+        row = self.database.connection().execute(
+            "SELECT body FROM diagnostics WHERE device_id = ? AND diagnostic_type = ? "
+            "ORDER BY position DESC LIMIT 1", (device_id, diagnostic_type)).fetchone()
+        return None if row is None else orjson.loads(row[0])
+
+    def next_refresh(self, record_id: str) -> int:
+        """Count one more status refresh of a record; the count seeds the refreshed values."""
+        with self.database.write() as connection:
+            row = connection.execute(
+                "INSERT INTO refreshes VALUES (?, 1) ON CONFLICT (record_id) DO UPDATE SET count = count + 1 "
+                "RETURNING count", (record_id,)).fetchall()[0]
+        return int(row[0])
+
+    def stats(self) -> dict[str, int]:
+        with self.database.read() as connection:
+            devices = connection.execute("SELECT count(*) FROM devices").fetchone()[0]
+            diagnostics = connection.execute("SELECT count(*) FROM diagnostics").fetchone()[0]
+        return {"devices": int(devices), "diagnostics": int(diagnostics)}

@@ -1,0 +1,131 @@
+"""The benchmark harness (``bench/``), run with tiny bounds: it counts, caps, compares and reports.
+
+Nothing here asserts how fast anything is; the servers run on free loopback ports and every load
+run is bounded to a few hundred requests and a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench import bare_app, report, run
+from bench.load import Bounds, python_load, require_loopback
+from bench.measure import READ_TARGET, WRITE_TARGET, ratio_target
+from bench.servers import HOST, Server, bare_command, free_port
+from bench.workloads import Call, DataShape, Workload, bare_twin, build_workloads, post_call
+
+READY_SECONDS = 60.0
+TINY = Bounds(seconds=5.0, max_requests=60, connections=3)
+SMOKE_ARGS = ["--duration", "0.5", "--repeat", "1", "--warmup", "0.2", "--max-requests", "40",
+              "--connections", "2", "--startup-runs", "1", "--scale-diags", "0", "--only", "first page,POST"]
+README = "# Title\n\nbefore\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\nafter\n"
+
+
+@pytest.fixture(scope="module")
+def bare_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    port = free_port()
+    logs = tmp_path_factory.mktemp("bench-logs")
+    with Server("bare", bare_command(port, threads=2, access_log=False), port, logs) as server:
+        server.wait_ready("/bare/16", {}, READY_SECONDS)
+        yield port
+
+
+def bare_workload(size: int = 100) -> Workload:
+    return Workload("bare", "read", (Call("GET", f"/bare/{size}"),))
+
+
+def test_fixed_body_is_json_of_the_asked_size() -> None:
+    for size in (11, 12, 612, 9000):
+        body = bare_app.fixed_body(size)
+        assert len(body) == size
+        assert json.loads(body)["pad"] == "x" * (size - 11)
+
+
+def test_python_generator_stops_at_the_request_cap(bare_port: int) -> None:
+    result = python_load(HOST, bare_port, bare_workload(), {}, TINY)
+    assert result.capped
+    assert result.requests == TINY.max_requests
+    assert result.unexpected == 0
+    assert 0 < result.p50_ms <= result.p99_ms
+
+
+def test_python_generator_counts_unexpected_statuses(bare_port: int) -> None:
+    missing = Workload("missing", "read", (Call("GET", "/no-such-route"),))
+    result = python_load(HOST, bare_port, missing, {}, TINY)
+    assert result.requests == TINY.max_requests
+    assert result.unexpected == TINY.max_requests
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_stops_at_the_request_cap(bare_port: int) -> None:
+    from bench.wrk import wrk_load
+
+    result = wrk_load(HOST, bare_port, bare_workload(), {}, TINY)
+    assert result.capped
+    assert TINY.max_requests <= result.requests <= TINY.max_requests + TINY.connections
+    assert result.unexpected == 0
+    assert result.seconds < TINY.seconds
+
+
+@pytest.mark.parametrize("host", ["10.0.0.1", "192.168.1.10", "example.com", "8.8.8.8"])
+def test_only_loopback_is_loaded(host: str) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        require_loopback(host)
+    with pytest.raises(ValueError, match="loopback"):
+        python_load(host, 80, bare_workload(), {}, TINY)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
+def test_loopback_is_allowed(host: str) -> None:
+    require_loopback(host)
+
+
+def test_a_peer_elsewhere_is_refused() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        run.parse_peer("prism=http://10.1.2.3:4010/api/v1/inventory_device_diags/?limit=1")
+
+
+def test_targets_follow_the_mix_of_reads_and_writes() -> None:
+    workloads = {workload.name: workload for workload in build_workloads(DataShape(200, "device-00001"))}
+    assert ratio_target(workloads["first page (20)"]) == READ_TARGET
+    assert ratio_target(workloads["POST (documented body)"]) == WRITE_TARGET
+    assert ratio_target(workloads["update_status=true (one device)"]) == WRITE_TARGET
+    mix = workloads["mix 90% reads / 10% writes"]
+    assert ratio_target(mix) == pytest.approx(0.9 * READ_TARGET + 0.1 * WRITE_TARGET)
+
+
+def test_bare_twin_answers_as_many_bytes_to_the_same_methods() -> None:
+    post = post_call()
+    twin = bare_twin(Workload("post", "write", (post,)), {post: 640})
+    assert twin.calls[0].method == "POST"
+    assert twin.calls[0].target == "/bare/640"
+    assert twin.calls[0].body == post.body
+
+
+def test_readme_without_markers_is_left_alone(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\nno markers\n")
+    assert not report.replace_between_markers(readme, "table")
+    assert readme.read_text() == "# Title\n\nno markers\n"
+
+
+def test_smoke_run_reports_between_the_markers_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    run.main([*SMOKE_ARGS, "--generator", "python", "--readme", str(readme)])
+    text = readme.read_text()
+    before, block = text.split("<!-- bench:start -->\n")
+    block, after = block.split("<!-- bench:end -->")
+    assert before == "# Title\n\nbefore\n\n"
+    assert after == "\n\nafter\n"
+    assert "old table" not in block
+    assert "| first page (20) |" in block
+    assert "| POST (documented body) |" in block
+    assert "unexpected answers" not in block
+    assert "Start-up to the first answered page" in block
+    assert block in capsys.readouterr().out

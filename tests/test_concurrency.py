@@ -1,0 +1,139 @@
+"""Concurrent writers against the real server over HTTP: 8 threads x 100 POSTs, with reads in between.
+
+Every POST gets a 201, every id is unique, every record reads back exactly as it was answered, and
+the count grows by exactly 800.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+import fixtures
+
+HOST = "127.0.0.1"
+TOKEN = "concurrency-token"
+RESOURCE = "/api/v1/inventory_device_diags/"
+THREADS = 8
+POSTS_PER_THREAD = 100
+REQUEST_SECONDS = 30
+START_SECONDS = 60
+RUN_SECONDS = 300
+PAGE = 100
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python -m mockserver serve`` on a free loopback port, with its default threads."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("concurrency") / "serve.log"
+    command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--token", TOKEN]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://{HOST}:{port}"
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            assert process.poll() is None, log.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, f"the server did not answer within {START_SECONDS} s"
+            try:
+                requests.get(url + RESOURCE, timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(15)
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {TOKEN}"
+    return session
+
+
+def _count(session: requests.Session, server_url: str) -> int:
+    response = session.get(server_url + RESOURCE, params={"limit": 0}, timeout=REQUEST_SECONDS)
+    assert response.status_code == 200
+    total: int = response.json()["count"]
+    return total
+
+
+def _writer(server_url: str, thread: int, device_ids: list[str]) -> list[dict[str, Any]]:
+    """One thread's POSTs, each followed by a read; returns the records the 201s answered."""
+    created: list[dict[str, Any]] = []
+    with _session() as session:
+        for number in range(POSTS_PER_THREAD):
+            device_id = device_ids[(thread * POSTS_PER_THREAD + number) % len(device_ids)]
+            body = {
+                "device_id": device_id,
+                "diagnostic_type": "issue_report",
+                "status": "open",
+                "details": {"thread": thread, "number": number, "symptoms": ["slow_response"], "ratio": 0.5},
+                "issues": [
+                    {"severity": "low", "message": f"writer {thread}.{number} — ünïcode", "code": "W"}
+                ],
+                "notes": f"thread {thread} post {number}",
+                "priority": "medium",
+            }
+            response = session.post(server_url + RESOURCE, json=body, timeout=REQUEST_SECONDS)
+            assert response.status_code == 201, response.text[:300]
+            record = response.json()
+            assert {key: record[key] for key in body} == body
+            created.append(record)
+            read = session.get(
+                server_url + RESOURCE, params={"id": device_id, "limit": "5"}, timeout=REQUEST_SECONDS
+            )
+            assert read.status_code == 200 and read.json()["count"] >= 1
+    return created
+
+
+def _every_record(session: requests.Session, server_url: str) -> dict[str, dict[str, Any]]:
+    records: dict[str, dict[str, Any]] = {}
+    url: str | None = f"{server_url}{RESOURCE}?limit={PAGE}"
+    for _ in range(1000):
+        if url is None:
+            return records
+        body = session.get(url, timeout=REQUEST_SECONDS).json()
+        for record in body["results"]:
+            assert record["id"] not in records, f"{record['id']} listed twice"
+            records[record["id"]] = record
+        url = body["next"]
+    raise AssertionError("the pages did not end")
+
+
+def test_eight_threads_of_a_hundred_posts_lose_nothing(server_url: str) -> None:
+    device_ids = [device["id"] for device in fixtures.default()["devices"]]
+    with _session() as session:
+        before = _count(session, server_url)
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            futures = [pool.submit(_writer, server_url, thread, device_ids) for thread in range(THREADS)]
+            created = [record for future in futures for record in future.result(timeout=RUN_SECONDS)]
+        assert len(created) == THREADS * POSTS_PER_THREAD
+        ids = [record["id"] for record in created]
+        assert len(set(ids)) == len(ids), "an id was given twice"
+        assert _count(session, server_url) == before + THREADS * POSTS_PER_THREAD
+        stored = _every_record(session, server_url)
+        assert len(stored) == before + THREADS * POSTS_PER_THREAD
+        for record in created:
+            assert stored[record["id"]] == record

@@ -1,0 +1,186 @@
+"""The contract suite, put to the test: it passes an independent correct server and names each break.
+
+Every run starts the reference server of ``contract_servers`` in this process (correct, or with one
+``--break``) and runs ``python -m pytest contract_tests`` against it in a subprocess, as QA would run it
+against a real base URL. The break runs stop at the first failure (``-x``) and run a few at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from contract_servers import breaks, reference
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "contract-suite-check-3f9a1c"
+HYPOTHESIS_SEED = "20240115"
+RUN_TIMEOUT = 240
+PARALLEL_RUNS = 3
+#: Environment that would change how the child pytest runs (xdist workers, extra options, a token).
+SCRUBBED_ENV = ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_CURRENT_TEST",
+                "DIAGS_TOKEN", "PYTEST_PLUGINS")
+
+#: For each break: the suite's claims, any one of which names it, and words its message must hold.
+EXPECTED: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    "wrong-status-on-create": (frozenset({"status_code_documented", "valid_body_is_201"}), ("200",)),
+    "missing-field": (frozenset({"body_matches_schema"}), ("device_serial",)),
+    "lost-write": (frozenset({"created_record_is_listed", "created_record_still_listed"}), ("new record",)),
+    "ignored-filter": (frozenset({"results_match_device_filter"}), ("other devices",)),
+    "unknown-device-200": (frozenset({"unknown_device_is_404"}), ("expected 404", "got 200")),
+    "no-auth": (frozenset({"unauthenticated_is_401", "auth_checked_first"}), ("expected 401",)),
+    "any-scheme": (frozenset({"unauthenticated_is_401"}), ("expected 401", "scheme")),
+    "auth-after-validation": (frozenset({"auth_checked_first"}), ("expected 401",)),
+    "wrong-count": (frozenset({"next_is_null_exactly_at_the_end", "walk_visits_each_record_once",
+                               "page_size_consistent_with_count", "small_limit_fills_page"}), ("count",)),
+    "next-loops": (frozenset({"next_links_progress", "next_is_null_exactly_at_the_end",
+                              "walk_visits_each_record_once"}), ("next",)),
+    "overlapping-pages": (frozenset({"walk_visits_each_record_once", "previous_walks_back_to_first_page"}),
+                          ("more than once",)),
+    "limit-ignored": (frozenset({"results_within_limit", "small_limit_fills_page", "page_links_keep_query"}),
+                      ("limit",)),
+    "html-errors": (frozenset({"content_type_is_json", "body_is_json_object"}), ("text/html",)),
+    "no-echo": (frozenset({"created_echoes_fields_sent", "created_record_still_listed"}), ("notes",)),
+    "altered-details": (frozenset({"created_echoes_fields_sent", "created_record_still_listed"}),
+                        ("details",)),
+    "reused-ids": (frozenset({"created_id_is_fresh", "walk_visits_each_record_once"}), ("already used",)),
+    "client-ids": (frozenset({"server_owned_fields_ignored"}), ("id",)),
+    "precedence-404-before-422": (frozenset({"precedence_422_over_404"}), ("expected 422", "got 404")),
+    "422-for-missing-field": (frozenset({"missing_required_field_is_400", "precedence_400_over_422",
+                                         "precedence_400_over_404"}), ("expected 400", "got 422")),
+    "bad-datetime": (frozenset({"body_matches_schema", "datetimes_parse"}), ("date-time",)),
+    "relative-next": (frozenset({"body_matches_schema", "page_links_absolute_same_host"}), ("next",)),
+    "next-drops-filter": (frozenset({"page_links_keep_query", "results_match_device_filter"}), ("next",)),
+    "update-status-not-stored": (frozenset({"refresh_is_what_later_gets_show"}), ("update_status",)),
+    "invalid-creates": (frozenset({"invalid_bodies_create_nothing"}), ("refused still created",)),
+    "500-on-bad-json": (frozenset({"no_server_error", "malformed_json_is_400"}), ("500",)),
+    "bad-severity-accepted": (frozenset({"body_matches_schema", "wrong_type_or_format_is_422"}),
+                              ("severity",)),
+    "unstable-order": (frozenset({"walk_visits_each_record_once", "previous_walks_back_to_first_page"}),
+                       ("walk",)),
+}
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """One run of the contract suite: its exit code and everything it printed."""
+
+    returncode: int
+    output: str
+
+    @property
+    def summary(self) -> str:
+        """pytest's last line, e.g. ``45 passed, 28 skipped in 18.35s``."""
+        lines = [line for line in self.output.splitlines() if re.search(r"\d+ (passed|failed|error)", line)]
+        return lines[-1].strip("= ") if lines else "(no summary)"
+
+    def tally(self, outcome: str) -> int:
+        found = re.search(rf"(\d+) {outcome}", self.summary)
+        return int(found.group(1)) if found else 0
+
+    @property
+    def violated_claims(self) -> set[str]:
+        return set(re.findall(r"contract violated: (\w+)", self.output))
+
+
+def _child_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name not in SCRUBBED_ENV}
+
+
+def run_suite(active_breaks: Sequence[str], *options: str) -> SuiteRun:
+    """Serve the reference server (with ``active_breaks``) and run the whole suite against it."""
+    server = reference.start(TOKEN, active_breaks)
+    command = [sys.executable, "-m", "pytest", "contract_tests", "--base-url", server.base_url,
+               "--token", TOKEN, "-p", "no:cacheprovider", "-p", "tests.contract_servers.no_shrink",
+               "-q", f"--hypothesis-seed={HYPOTHESIS_SEED}", *options]
+    try:
+        done = subprocess.run(command, cwd=REPO_ROOT, env=_child_env(), capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as expired:
+        output = expired.stdout if isinstance(expired.stdout, str) else ""
+        pytest.fail(f"the suite ran over {RUN_TIMEOUT}s against {active_breaks or 'the reference'}:\n"
+                    f"{output[-3000:]}")
+    finally:
+        server.stop()
+    return SuiteRun(done.returncode, done.stdout + done.stderr)
+
+
+class BreakRuns:
+    """Runs of the suite against each selected break, a few at a time, started on first demand."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._names = names
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict[str, Future[SuiteRun]] = {}
+
+    def result(self, name: str) -> SuiteRun:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(PARALLEL_RUNS, thread_name_prefix="suite-run")
+                for queued in [name, *(other for other in self._names if other != name)]:
+                    self._futures[queued] = self._pool.submit(run_suite, [queued], "-x")
+            future = self._futures.get(name) or self._pool.submit(run_suite, [name], "-x")
+        return future.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            for future in self._futures.values():
+                future.cancel()
+            self._pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="module")
+def break_runs(request: pytest.FixtureRequest) -> Iterator[BreakRuns]:
+    """Only the breaks whose tests were selected (``-k``) are run."""
+    selected = [item.callspec.params["break_name"] for item in request.session.items
+                if isinstance(item, pytest.Function) and item.module is request.module
+                and hasattr(item, "callspec") and "break_name" in item.callspec.params]
+    runs = BreakRuns(selected)
+    yield runs
+    runs.close()
+
+
+def test_every_break_has_an_expectation() -> None:
+    assert set(EXPECTED) == set(breaks.BREAKS)
+
+
+def test_suite_passes_the_reference_server(tmp_path: Path) -> None:
+    coverage_file = tmp_path / "coverage.json"
+    run = run_suite([], "--contract-coverage", str(coverage_file))
+    assert run.returncode == 0, f"the suite failed a correct server ({run.summary}):\n{run.output[-6000:]}"
+    assert run.tally("passed") >= 20, run.summary
+    assert not run.violated_claims
+    rows = json.loads(coverage_file.read_text(encoding="utf-8"))["coverage"]
+    exercised = {(row["operation"], row["status"]) for row in rows if row["exercised"]}
+    documented = {("GET", 200), ("GET", 401), ("GET", 404),
+                  ("POST", 201), ("POST", 400), ("POST", 401), ("POST", 404), ("POST", 422)}
+    assert documented <= exercised, f"never exercised: {sorted(documented - exercised)}"
+
+
+def test_strict_mode_holds_the_reference_to_the_mock_only_rules() -> None:
+    # The reference makes every (mock) choice differently, so --strict-contract must refuse it.
+    run = run_suite([], "--strict-contract", "-x")
+    assert run.returncode == 1, run.output[-3000:]
+    assert run.violated_claims, run.output[-3000:]
+
+
+@pytest.mark.parametrize("break_name", sorted(breaks.BREAKS))
+def test_suite_names_the_break(break_name: str, break_runs: BreakRuns) -> None:
+    run = break_runs.result(break_name)
+    claims, words = EXPECTED[break_name]
+    context = f"{breaks.BREAKS[break_name]}; suite: {run.summary}\n{run.output[-4000:]}"
+    assert run.returncode == 1, f"the suite did not fail (exit {run.returncode}): {context}"
+    assert run.violated_claims & claims, f"claims violated {sorted(run.violated_claims)}, " \
+                                         f"expected one of {sorted(claims)}: {context}"
+    missing = [word for word in words if word.lower() not in run.output.lower()]
+    assert not missing, f"the failure message lacks {missing}: {context}"

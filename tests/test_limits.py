@@ -1,0 +1,385 @@
+"""The mock's limits: each at its boundary, each configurable, each answered with its status and a JSON body.
+
+Body size 413, header size 431, JSON depth 400, URL length 414, and the per-request time-out 503
+(``limits``), plus the options and environment variables of ``serve`` that set them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from granian.http import HTTP1Settings
+
+import fixtures
+from mockserver import cli, config, create_app, diagnostics, limits
+from mockserver.responses import ApiError
+
+RESOURCE = "/api/v1/inventory_device_diags/"
+VALID = {"device_id": fixtures.DOCUMENTED_DEVICE_ID, "diagnostic_type": "maintenance"}
+
+
+def count(client: FlaskClient, auth: dict[str, str]) -> int:
+    total: int = client.get(RESOURCE + "?limit=0", headers=auth).get_json()["count"]
+    return total
+
+
+def error_detail(response: Any, status: int) -> str:
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/json"
+    detail: str = response.get_json()["detail"]
+    return detail
+
+
+# --- URL length: 414 --------------------------------------------------------------------------------------
+
+
+def _target_of_length(length: int) -> str:
+    prefix = RESOURCE + "?limit=1&pad="
+    return prefix + "p" * (length - len(prefix))
+
+
+def test_a_url_at_the_limit_is_served_and_one_byte_more_is_a_414(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    assert client.get(_target_of_length(config.MAX_URL_BYTES), headers=auth).status_code == 200
+    detail = error_detail(client.get(_target_of_length(config.MAX_URL_BYTES + 1), headers=auth), 414)
+    assert f"{config.MAX_URL_BYTES + 1} bytes" in detail and str(config.MAX_URL_BYTES) in detail
+
+
+def test_the_url_is_measured_percent_encoded(client: FlaskClient, auth: dict[str, str]) -> None:
+    # Each "é" in the path travels as %C3%A9: six bytes, though the decoded path holds one character.
+    path = "/" + "é" * (config.MAX_URL_BYTES // 6 + 1)
+    error_detail(client.get(path, headers=auth), 414)
+
+
+@pytest.mark.parametrize("app_config", [{"DIAGS_TOKENS": ["test-token"], "DIAGS_MAX_URL_BYTES": 100}])
+def test_the_url_limit_is_configurable(client: FlaskClient, auth: dict[str, str]) -> None:
+    assert client.get(_target_of_length(100), headers=auth).status_code == 200
+    error_detail(client.get(_target_of_length(101), headers=auth), 414)
+
+
+# --- Header size: 431 -------------------------------------------------------------------------------------
+
+
+def _headers_of_total(client: FlaskClient, auth: dict[str, str], total: int) -> dict[str, str]:
+    """``auth`` plus one padding header, sized so that the request's headers are ``total`` bytes."""
+    probe = client.get(RESOURCE + "?limit=0", headers={**auth, "X-Pad": ""})
+    base = sum(limits.header_sizes(probe.request.environ).values())
+    return {**auth, "X-Pad": "p" * (total - base)}
+
+
+def test_headers_at_the_limit_are_served_and_one_byte_more_is_a_431(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    at_limit = _headers_of_total(client, auth, config.MAX_HEADER_BYTES)
+    assert client.get(RESOURCE + "?limit=0", headers=at_limit).status_code == 200
+    over = _headers_of_total(client, auth, config.MAX_HEADER_BYTES + 1)
+    detail = error_detail(client.get(RESOURCE + "?limit=0", headers=over), 431)
+    assert f"total {config.MAX_HEADER_BYTES + 1} bytes" in detail and "X-Pad" in detail
+
+
+def test_a_header_is_measured_as_its_line_on_the_wire() -> None:
+    environ = {"HTTP_X_PAD": "abc", "CONTENT_TYPE": "application/json", "PATH_INFO": "/"}
+    assert limits.header_sizes(environ) == {
+        "HTTP_X_PAD": len("X-Pad: abc\r\n"),
+        "CONTENT_TYPE": len("Content-Type: application/json\r\n"),
+    }
+
+
+@pytest.mark.parametrize("app_config", [{"DIAGS_TOKENS": ["test-token"], "DIAGS_MAX_HEADER_BYTES": 300}])
+def test_the_header_limit_is_configurable(client: FlaskClient, auth: dict[str, str]) -> None:
+    assert client.get(RESOURCE + "?limit=0", headers=_headers_of_total(client, auth, 300)).status_code == 200
+    error_detail(client.get(RESOURCE + "?limit=0", headers=_headers_of_total(client, auth, 301)), 431)
+
+
+def test_size_limits_come_before_authentication(client: FlaskClient) -> None:
+    error_detail(client.get(RESOURCE, headers={"X-Pad": "p" * config.MAX_HEADER_BYTES}), 431)
+    error_detail(client.get(_target_of_length(config.MAX_URL_BYTES + 1)), 414)
+
+
+def test_the_servers_own_header_limit_lies_above_the_apps() -> None:
+    # granian refuses larger headers itself, with an empty body: the app must answer first.
+    # (Its URL limit, 64 KiB, is checked over HTTP in test_bad_input.)
+    assert HTTP1Settings().max_buffer_size > 4 * config.MAX_HEADER_BYTES
+
+
+# --- Body size: 413 ---------------------------------------------------------------------------------------
+
+SMALL_BODY = 200
+
+
+def _body_of_length(length: int) -> bytes:
+    body = json.dumps(VALID).encode()
+    return body + b" " * (length - len(body))
+
+
+@pytest.mark.parametrize("app_config", [{"DIAGS_TOKENS": ["test-token"], "MAX_CONTENT_LENGTH": SMALL_BODY}])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_at_the_limit_is_taken_and_one_byte_more_is_a_413(
+    client: FlaskClient, auth: dict[str, str], chunked: bool
+) -> None:
+    def post(body: bytes) -> Any:
+        if not chunked:
+            return client.post(RESOURCE, data=body, headers={**auth, "Content-Type": "application/json"})
+        # What a server hands over for a chunked body: no Content-Length, a stream it ends itself.
+        return client.post(
+            RESOURCE,
+            input_stream=io.BytesIO(body),
+            headers={**auth, "Content-Type": "application/json"},
+            environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True},
+        )
+
+    before = count(client, auth)
+    assert post(_body_of_length(SMALL_BODY)).status_code == 201
+    assert str(SMALL_BODY) in error_detail(post(_body_of_length(SMALL_BODY + 1)), 413)
+    assert count(client, auth) == before + 1
+
+
+def test_the_body_limit_has_its_documented_default(app: Flask) -> None:
+    assert app.config["MAX_CONTENT_LENGTH"] == config.MAX_BODY_BYTES == 1024 * 1024
+
+
+# --- JSON depth: 400 --------------------------------------------------------------------------------------
+
+
+def _nested(levels: int) -> Any:
+    """A ``details`` value that makes the body ``levels`` deep (the body object is the first level)."""
+    value: Any = 1
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("app_config", [{"DIAGS_TOKENS": ["test-token"], "DIAGS_MAX_JSON_DEPTH": 5}])
+def test_json_at_the_depth_limit_is_taken_and_one_level_more_is_a_400(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    def post(levels: int) -> Any:
+        return client.post(RESOURCE, json={**VALID, "details": _nested(levels)}, headers=auth)
+
+    assert post(5).status_code == 201
+    assert "5 levels" in error_detail(post(6), 400)
+
+
+# --- The time-out: 503 ------------------------------------------------------------------------------------
+
+TIMEOUT = 0.3
+SLOW = threading.Event()
+
+
+def slow_clock() -> datetime:
+    """The app's clock, held until the test releases it (bounded, in case it never does)."""
+    SLOW.wait(10)
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def slow_app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    """An app with a short time-out whose clock (read by POST and by update_status) blocks until released."""
+    SLOW.clear()
+    yield create_app(
+        {"TESTING": True, **app_config, "DIAGS_CLOCK": slow_clock, "DIAGS_REQUEST_TIMEOUT": TIMEOUT}
+    )
+    SLOW.set()
+
+
+def _release_and_join_workers() -> None:
+    SLOW.set()
+    for thread in threading.enumerate():
+        if thread.name == "diags-request":
+            thread.join(10)
+            assert not thread.is_alive()
+
+
+def _assert_timed_out(response: Any, started: float) -> None:
+    elapsed = time.monotonic() - started
+    assert "time-out" in error_detail(response, 503)
+    assert response.headers["Retry-After"] == str(limits.RETRY_AFTER_SECONDS)
+    assert TIMEOUT <= elapsed < TIMEOUT + 2
+
+
+def test_a_slow_post_gets_a_503_and_stores_nothing_even_when_it_wakes_up(
+    slow_app: Flask, auth: dict[str, str]
+) -> None:
+    client = slow_app.test_client()
+    before = count(client, auth)
+    started = time.monotonic()
+    response = client.post(RESOURCE, json=VALID, headers=auth)
+    _assert_timed_out(response, started)
+    assert "nothing was changed" in response.get_json()["detail"]
+    _release_and_join_workers()
+    assert count(client, auth) == before
+
+
+def test_a_slow_status_update_gets_a_503_and_refreshes_nothing(slow_app: Flask, auth: dict[str, str]) -> None:
+    client = slow_app.test_client()
+    query = f"{RESOURCE}?id={fixtures.DOCUMENTED_DEVICE_ID}"
+    before = client.get(query, headers=auth).get_json()
+    started = time.monotonic()
+    response = client.get(query + "&update_status=true", headers=auth)
+    _assert_timed_out(response, started)
+    assert "nothing was changed" in response.get_json()["detail"]
+    _release_and_join_workers()
+    assert client.get(query, headers=auth).get_json() == before
+
+
+def _all_records(client: FlaskClient, auth: dict[str, str]) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    url: str | None = RESOURCE + f"?limit={config.MAX_PAGE_SIZE}"
+    for _ in range(100):
+        if url is None:
+            return records
+        body = client.get(url, headers=auth).get_json()
+        records += body["results"]
+        url = body["next"]
+    raise AssertionError("the pages did not end")
+
+
+@pytest.fixture
+def slow_helper_app(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """An app with a short time-out whose resources helper answers once, then blocks until released."""
+    calls: list[int] = []
+    real = diagnostics.REGISTRY["resources"]
+
+    def slow_after_the_first(rng: Any, now: datetime) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) > 1:
+            SLOW.wait(10)
+        return real(rng, now)
+
+    SLOW.clear()
+    monkeypatch.setitem(diagnostics.REGISTRY, "resources", slow_after_the_first)
+    yield create_app({"TESTING": True, **app_config, "DIAGS_REQUEST_TIMEOUT": TIMEOUT})
+    SLOW.set()
+
+
+def test_a_refresh_cut_off_by_the_time_out_keeps_what_it_finished(
+    slow_helper_app: Flask, auth: dict[str, str]
+) -> None:
+    client = slow_helper_app.test_client()
+    before = _all_records(client, auth)
+    started = time.monotonic()
+    response = client.get(RESOURCE + "?update_status=true", headers=auth)
+    _assert_timed_out(response, started)
+    assert "refreshes made before it are kept" in response.get_json()["detail"]
+    _release_and_join_workers()
+    after = _all_records(client, auth)
+    assert len(after) == len(before)
+    changed = [new for old, new in zip(before, after, strict=True) if old != new]
+    assert len(changed) == 1 and changed[0]["diagnostic_type"] == "health_check"
+
+
+def test_the_app_answers_normally_after_a_time_out(slow_app: Flask, auth: dict[str, str]) -> None:
+    client = slow_app.test_client()
+    client.post(RESOURCE, json=VALID, headers=auth)
+    _release_and_join_workers()
+    assert client.post(RESOURCE, json=VALID, headers=auth).status_code == 201
+
+
+@pytest.mark.parametrize("app_config", [{"DIAGS_TOKENS": ["test-token"], "DIAGS_REQUEST_TIMEOUT": 0}])
+def test_a_zero_time_out_turns_it_off(app_config: dict[str, Any], auth: dict[str, str]) -> None:
+    SLOW.clear()
+    threading.Timer(TIMEOUT * 2, SLOW.set).start()
+    client = create_app({"TESTING": True, **app_config, "DIAGS_CLOCK": slow_clock}).test_client()
+    assert client.post(RESOURCE, json=VALID, headers=auth).status_code == 201
+
+
+def test_a_write_that_began_before_the_deadline_wins() -> None:
+    deadline = limits.Deadline(60)
+    assert deadline.guarded(lambda: "stored", final=True) == "stored"
+    assert deadline.expire() is False
+
+
+def test_no_write_happens_after_the_deadline_was_declared() -> None:
+    deadline = limits.Deadline(60)
+    writes: list[str] = []
+    assert deadline.guarded(lambda: writes.append("refresh"), final=False) is None
+    assert deadline.expire() is True
+    with pytest.raises(ApiError) as raised:
+        deadline.guarded(lambda: writes.append("create"), final=True)
+    assert raised.value.status == 503
+    assert writes == ["refresh"]
+
+
+def test_a_finished_request_is_not_expired() -> None:
+    deadline = limits.Deadline(60)
+    deadline.finish()
+    assert deadline.expire() is False
+
+
+def test_outside_a_request_the_store_is_not_guarded(app: Flask) -> None:
+    store = app.extensions["diags"].store
+    assert isinstance(store, limits.GuardedStore)
+    assert store.stats()["diagnostics"] == len(fixtures.default()["diagnostics"])
+
+
+# --- Options and defaults ---------------------------------------------------------------------------------
+
+LIMIT_OPTIONS = {
+    "--max-body": ("MAX_CONTENT_LENGTH", "DIAGS_MAX_BODY_BYTES", config.MAX_BODY_BYTES, "4096", 4096),
+    "--max-header-bytes": (
+        "DIAGS_MAX_HEADER_BYTES",
+        "DIAGS_MAX_HEADER_BYTES",
+        config.MAX_HEADER_BYTES,
+        "2048",
+        2048,
+    ),
+    "--max-url-bytes": ("DIAGS_MAX_URL_BYTES", "DIAGS_MAX_URL_BYTES", config.MAX_URL_BYTES, "1024", 1024),
+    "--max-json-depth": ("DIAGS_MAX_JSON_DEPTH", "DIAGS_MAX_JSON_DEPTH", config.MAX_JSON_DEPTH, "8", 8),
+    "--request-timeout": (
+        "DIAGS_REQUEST_TIMEOUT",
+        "DIAGS_REQUEST_TIMEOUT",
+        config.REQUEST_TIMEOUT_SECONDS,
+        "2.5",
+        2.5,
+    ),
+}
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(cli.ENV_PREFIX):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def _settings(*argv: str) -> dict[str, Any]:
+    return cli.app_config(cli.build_parser().parse_args(["serve", *argv]))
+
+
+@pytest.mark.parametrize("option", LIMIT_OPTIONS)
+def test_each_limit_has_a_default_an_option_and_an_environment_variable(
+    clean_environment: pytest.MonkeyPatch, option: str
+) -> None:
+    key, variable, default, text, value = LIMIT_OPTIONS[option]
+    assert _settings()[key] == default == create_app({"TESTING": True}).config[key]
+    assert _settings(option, text)[key] == value
+    clean_environment.setenv(variable, text)
+    assert _settings()[key] == value
+
+
+def test_the_documented_defaults() -> None:
+    assert (
+        config.MAX_BODY_BYTES,
+        config.MAX_HEADER_BYTES,
+        config.MAX_URL_BYTES,
+        config.MAX_JSON_DEPTH,
+        config.REQUEST_TIMEOUT_SECONDS,
+    ) == (1024 * 1024, 16 * 1024, 8 * 1024, 32, 10.0)
+
+
+def test_a_limit_of_the_wrong_type_is_refused(clean_environment: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit):
+        _settings("--max-header-bytes", "lots")

@@ -1,0 +1,286 @@
+"""``--db``: the data outlives the process, and several workers share it.
+
+First the SQLite store on its own (a file reopened, two handles on one file as two workers
+would hold), then real ``python -m mockserver serve`` processes: a restart keeps the data,
+``kill -9`` right after a 201 loses nothing, and two workers see each other's writes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+import fixtures
+from mockserver.faults import SqliteFaultBook, parse_fault
+from mockserver.sqlite_store import Database, DatabaseError, SqliteStore
+
+ROOT = Path(__file__).resolve().parents[1]
+RESOURCE = "/api/v1/inventory_device_diags/"
+TOKEN = "persistence-token"
+ADMIN_TOKEN = "persistence-admin"
+API = {"Authorization": f"Bearer {TOKEN}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+START_TIMEOUT_SECONDS = 30.0
+REQUEST_TIMEOUT_SECONDS = 10.0
+DEVICE = fixtures.DOCUMENTED_DEVICE_ID
+
+
+def small_fixture() -> dict[str, Any]:
+    return {"devices": [{"id": "device-1", "name": "One", "serial": "S1"}],
+            "diagnostics": [{"id": "diag-001", "device_id": "device-1", "diagnostic_type": "maintenance"}]}
+
+
+def new_fields(**extra: Any) -> dict[str, Any]:
+    return {"device_id": "device-1", "diagnostic_type": "maintenance", **extra}
+
+
+# The store on its own.
+
+
+def open_store(path: Path) -> SqliteStore:
+    store = SqliteStore(Database(path))
+    store.initialize(small_fixture, seed=5)
+    return store
+
+
+def test_a_reopened_file_keeps_the_data_and_the_id_sequence(tmp_path: Path) -> None:
+    first = open_store(tmp_path / "data.db")
+    created = first.create(new_fields(notes="kept"))
+    first.reset(small_fixture())
+    after_reset = first.create(new_fields())
+    first.database.close()
+
+    second = open_store(tmp_path / "data.db")
+    assert second.get(after_reset["id"]) == after_reset
+    assert second.get(created["id"]) is None
+    assert second.create(new_fields())["id"] == "diag-004"
+    assert second.seed() == 5
+
+
+def test_a_filled_file_is_not_filled_again(tmp_path: Path) -> None:
+    open_store(tmp_path / "data.db").database.close()
+    store = SqliteStore(Database(tmp_path / "data.db"))
+
+    def must_not_load() -> dict[str, Any]:
+        raise AssertionError("the fixture was loaded for a database that holds data")
+
+    assert store.initialize(must_not_load, seed=9) is False
+    assert store.seed() == 5
+
+
+def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "data.db")
+    assert store.database.connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, " * 100)
+    with pytest.raises(DatabaseError, match="not a usable diags-kit database"):
+        Database(path)
+
+
+def test_two_handles_on_one_file_share_records_devices_refreshes_and_faults(tmp_path: Path) -> None:
+    one, two = open_store(tmp_path / "data.db"), open_store(tmp_path / "data.db")
+    created = one.create(new_fields())
+    assert two.get(created["id"]) == created
+    two.add_device({"id": "device-2", "name": "Two", "serial": "S2"})
+    assert one.device("device-2") is not None
+    assert [one.next_refresh("diag-001"), two.next_refresh("diag-001")] == [1, 2]
+    fault = parse_fault({"path": RESOURCE, "status": 503})
+    SqliteFaultBook(one.database).add([fault])
+    assert [item["status"] for item in SqliteFaultBook(two.database).listing()] == [503]
+
+
+def test_writers_on_two_handles_never_share_an_id(tmp_path: Path) -> None:
+    stores = [open_store(tmp_path / "data.db") for _ in range(2)]
+    created: list[list[str]] = [[], []]
+
+    def work(slot: int) -> None:
+        for _ in range(40):
+            created[slot].append(stores[slot].create(new_fields())["id"])
+
+    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    every_id = created[0] + created[1]
+    assert len(set(every_id)) == 80
+    assert stores[0].stats()["diagnostics"] == 81
+
+
+# Real servers.
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Server:
+    """``python -m mockserver serve`` in its own process group, so that ``kill -9`` takes all of it."""
+
+    def __init__(self, log_path: Path, *options: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("DIAGS_")}
+        self.log = log_path.open("ab")
+        command = [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port), "--token", TOKEN,
+                   "--admin-token", ADMIN_TOKEN, "--no-access-log", *options]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=self.log, stderr=self.log,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self._wait_until_healthy(log_path)
+
+    def _wait_until_healthy(self, log_path: Path) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if requests.get(f"{self.base}/__admin/health", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"the server did not start; its log:\n{log_path.read_text(errors='replace')}")
+
+    def post(self, session: requests.Session | None = None, **fields: Any) -> requests.Response:
+        sender = session or requests
+        body = {"device_id": DEVICE, "diagnostic_type": "maintenance", **fields}
+        return sender.post(f"{self.base}{RESOURCE}", json=body, headers=API, timeout=REQUEST_TIMEOUT_SECONDS)
+
+    def records(self, session: requests.Session | None = None) -> list[dict[str, Any]]:
+        sender = session or requests
+        answer = sender.get(f"{self.base}{RESOURCE}", params={"id": DEVICE, "limit": "100"}, headers=API,
+                            timeout=REQUEST_TIMEOUT_SECONDS)
+        assert answer.status_code == 200
+        results: list[dict[str, Any]] = answer.json()["results"]
+        return results
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log.close()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[list[Server]]:
+    """Started servers, stopped at the end whatever happened."""
+    started: list[Server] = []
+    yield started
+    for server in started:
+        if server.process.poll() is None:
+            server.kill()
+
+
+def start(servers: list[Server], tmp_path: Path, *options: str) -> Server:
+    server = Server(tmp_path / "server.log", *options)
+    servers.append(server)
+    return server
+
+
+def test_a_restart_with_db_keeps_the_data(servers: list[Server], tmp_path: Path) -> None:
+    database = str(tmp_path / "mock.db")
+    first = start(servers, tmp_path, "--db", database)
+    created = first.post(notes="before the restart")
+    assert created.status_code == 201
+    device = {"id": "device-new", "name": "N", "serial": "S"}
+    added = requests.post(f"{first.base}/__admin/devices", json=device, headers=ADMIN,
+                          timeout=REQUEST_TIMEOUT_SECONDS)
+    assert added.status_code == 201
+    first.stop()
+
+    second = start(servers, tmp_path, "--db", database)
+    assert created.json() in second.records()
+    assert second.post(device_id="device-new").status_code == 201
+    next_one = second.post()
+    assert int(next_one.json()["id"].removeprefix("diag-")) > int(created.json()["id"].removeprefix("diag-"))
+
+
+def test_a_201_survives_kill_9(servers: list[Server], tmp_path: Path) -> None:
+    database = str(tmp_path / "mock.db")
+    first = start(servers, tmp_path, "--db", database)
+    created = first.post(notes="acknowledged, then killed")
+    assert created.status_code == 201
+    first.kill()
+
+    second = start(servers, tmp_path, "--db", database)
+    assert created.json() in second.records()
+
+
+def _state(session: requests.Session, base: str) -> dict[str, Any]:
+    answer = session.get(f"{base}/__admin/state", headers=ADMIN, timeout=REQUEST_TIMEOUT_SECONDS)
+    assert answer.status_code == 200
+    state: dict[str, Any] = answer.json()
+    return state
+
+
+def sessions_on_two_workers(server: Server, attempts: int = 40) -> tuple[requests.Session, requests.Session]:
+    """Two kept-alive connections that landed on different worker processes."""
+    by_process: dict[int, requests.Session] = {}
+    for _ in range(attempts):
+        session = requests.Session()
+        process = _state(session, server.base)["process"]
+        if process in by_process:
+            session.close()
+            continue
+        by_process[process] = session
+        if len(by_process) == 2:
+            one, two = by_process.values()
+            return one, two
+    raise AssertionError(f"{attempts} connections all reached one worker")
+
+
+def test_two_workers_on_one_db_see_each_others_writes(servers: list[Server], tmp_path: Path) -> None:
+    server = start(servers, tmp_path, "--db", str(tmp_path / "mock.db"), "--workers", "2")
+    one, two = sessions_on_two_workers(server)
+    processes = (_state(one, server.base)["process"], _state(two, server.base)["process"])
+
+    created = server.post(one, notes="written by one worker")
+    assert created.status_code == 201
+    assert created.json() in server.records(two)
+
+    device = {"id": "device-shared", "name": "Shared", "serial": "SH1"}
+    assert one.post(f"{server.base}/__admin/devices", json=device, headers=ADMIN,
+                    timeout=REQUEST_TIMEOUT_SECONDS).status_code == 201
+    assert server.post(two, device_id="device-shared").status_code == 201
+
+    reset = one.post(f"{server.base}/__admin/reset", json={"seed": 7}, headers=ADMIN,
+                     timeout=REQUEST_TIMEOUT_SECONDS)
+    assert reset.status_code == 200
+    assert _state(two, server.base)["seed"] == 7
+    assert created.json() not in server.records(two)
+
+    fault = {"method": "GET", "path": RESOURCE, "drop": True, "times": 1}
+    assert one.post(f"{server.base}/__admin/faults", json=fault, headers=ADMIN,
+                    timeout=REQUEST_TIMEOUT_SECONDS).status_code == 201
+    assert (_state(one, server.base)["process"], _state(two, server.base)["process"]) == processes
+    # Dropped on the other worker: the connection closes before the answer's body, or before any of it.
+    with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        server.records(two)
+    assert server.records(one)  # it triggered once, and is gone for every worker

@@ -1,0 +1,301 @@
+"""The real server: ``python -m mockserver serve`` on a free loopback port, spoken to over HTTP.
+
+Every wait here is bounded and only waits for something to happen; no assertion depends on how long
+anything took.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+import fixtures
+
+HOST = "127.0.0.1"
+TOKEN = "live-secret-token-5f2c"
+RESOURCE = "/api/v1/inventory_device_diags/"
+START_SECONDS = 60
+STOP_SECONDS = 15
+REQUEST_SECONDS = 30
+MAX_PAGES = 100
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    """A running ``serve`` subprocess, its base URL and the file its output goes to."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    @property
+    def resource(self) -> str:
+        return self.base_url + RESOURCE
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, signal_number: int = signal.SIGTERM) -> int:
+        """Send ``signal_number`` and wait (bounded) for the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal_number)
+        try:
+            return self.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=STOP_SECONDS)
+            raise AssertionError(f"the server ignored signal {signal_number}:\n{self.log()}") from None
+
+
+def start_server(log_path: Path, *options: str) -> LiveServer:
+    """Start ``serve`` with ``options`` and wait until it answers HTTP."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "mockserver",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--token",
+        TOKEN,
+        *options,
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    live = LiveServer(process, f"http://{HOST}:{port}", log_path)
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited with {process.returncode}:\n{live.log()}")
+        try:
+            requests.get(live.base_url + "/", timeout=2)
+            return live
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    live.stop(signal.SIGKILL)
+    raise AssertionError(f"serve did not answer within {START_SECONDS} s:\n{live.log()}")
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_server(tmp_path_factory.mktemp("live") / "serve.log", "--threads", "4")
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as opened:
+        opened.headers["Authorization"] = f"Bearer {TOKEN}"
+        yield opened
+
+
+def walk_ids(session: requests.Session, url: str) -> list[str]:
+    ids: list[str] = []
+    next_url: str | None = url
+    for _ in range(MAX_PAGES):
+        if next_url is None:
+            return ids
+        response = session.get(next_url, timeout=REQUEST_SECONDS)
+        assert response.status_code == 200
+        body = response.json()
+        ids.extend(record["id"] for record in body["results"])
+        next_url = body["next"]
+    raise AssertionError("the walk does not end")
+
+
+def test_get_answers_json_over_http(live_server: LiveServer, session: requests.Session) -> None:
+    response = session.get(
+        live_server.resource, params={"id": fixtures.DOCUMENTED_DEVICE_ID}, timeout=REQUEST_SECONDS
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["results"][0]["id"] == fixtures.DOCUMENTED_DIAGNOSTIC_ID
+
+
+def test_next_links_point_at_the_server_itself(live_server: LiveServer, session: requests.Session) -> None:
+    body = session.get(live_server.resource, params={"limit": 50}, timeout=REQUEST_SECONDS).json()
+    assert body["next"].startswith(live_server.resource + "?")
+    assert len(walk_ids(session, live_server.resource + "?limit=50")) == body["count"]
+
+
+def test_unauthenticated_requests_get_401_over_http(live_server: LiveServer) -> None:
+    response = requests.post(
+        live_server.resource,
+        data=b"not json",
+        timeout=REQUEST_SECONDS,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert set(response.json()) == {"detail"}
+
+
+def test_other_methods_get_405_with_allow_over_http(
+    live_server: LiveServer, session: requests.Session
+) -> None:
+    response = session.delete(live_server.resource, timeout=REQUEST_SECONDS)
+    assert response.status_code == 405
+    assert {"GET", "POST"} <= {method.strip() for method in response.headers["Allow"].split(",")}
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(live_server: LiveServer, session: requests.Session) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"device_id": "device-12345", "diagnostic_type": "maintenance", "notes": "'
+        for _ in range(1100):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = session.post(
+        live_server.resource,
+        data=chunks(),
+        timeout=REQUEST_SECONDS,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"]
+
+
+def test_concurrent_posts_lose_nothing(live_server: LiveServer) -> None:
+    threads_count, per_thread = 8, 50
+
+    def post_many(slot: int) -> list[tuple[int, str]]:
+        answers = []
+        with requests.Session() as own:
+            own.headers["Authorization"] = f"Bearer {TOKEN}"
+            for number in range(per_thread):
+                body = {
+                    "device_id": fixtures.DOCUMENTED_DEVICE_ID,
+                    "diagnostic_type": "maintenance",
+                    "notes": f"load {slot}/{number}",
+                }
+                response = own.post(live_server.resource, json=body, timeout=REQUEST_SECONDS)
+                answers.append((response.status_code, response.json().get("id", "")))
+        return answers
+
+    with requests.Session() as reader:
+        reader.headers["Authorization"] = f"Bearer {TOKEN}"
+        before = reader.get(live_server.resource, params={"limit": 0}, timeout=REQUEST_SECONDS).json()[
+            "count"
+        ]
+        with ThreadPoolExecutor(max_workers=threads_count) as pool:
+            answers = [answer for result in pool.map(post_many, range(threads_count)) for answer in result]
+        assert [status for status, _ in answers] == [201] * (threads_count * per_thread)
+        ids = [record_id for _, record_id in answers]
+        assert len(set(ids)) == len(ids)
+        listed = walk_ids(reader, f"{live_server.resource}?offset={before}&limit=100")
+    assert sorted(listed) == sorted(ids)
+
+
+def test_sigterm_stops_cleanly_and_the_access_log_has_one_line_per_request_and_no_token(
+    tmp_path: Path,
+) -> None:
+    live = start_server(tmp_path / "serve.log")
+    probe_path = "/api/v1/inventory_device_diags/"
+    sent = 5
+    with requests.Session() as own:
+        own.headers["Authorization"] = f"Bearer {TOKEN}"
+        for number in range(sent):
+            assert (
+                own.get(
+                    live.base_url + probe_path,
+                    params={"limit": str(number), "probe": TOKEN},
+                    timeout=REQUEST_SECONDS,
+                ).status_code
+                == 200
+            )
+        assert (
+            own.post(
+                live.resource,
+                data={"data": json.dumps({"device_id": "device-12345", "diagnostic_type": "maintenance"})},
+                timeout=REQUEST_SECONDS,
+            ).status_code
+            == 201
+        )
+    assert live.stop(signal.SIGTERM) == 0
+    log = live.log()
+    assert TOKEN not in log
+    lines = log.splitlines()
+    assert sum(f'"GET {probe_path}' in line for line in lines) == sent
+    assert sum(f'"POST {RESOURCE}' in line and " 201 " in line for line in lines) == 1
+    assert sum(f'"GET {probe_path}' in line and " 200 " in line for line in lines) == sent
+
+
+def test_sigint_stops_cleanly(tmp_path: Path) -> None:
+    live = start_server(tmp_path / "serve.log")
+    assert live.stop(signal.SIGINT) == 0
+    assert "Traceback" not in live.log()
+
+
+def test_serve_serves_a_fixture_file_written_by_the_fixtures_command(tmp_path: Path) -> None:
+    fixture_path = tmp_path / "fixture.json"
+    helpers_path = tmp_path / "helpers.json"
+    helpers_path.write_text('{"helpers": ["nope"]}', encoding="utf-8")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mockserver",
+            "fixtures",
+            "--seed",
+            "3",
+            "--devices",
+            "6",
+            "--diags",
+            "17",
+            "-o",
+            str(fixture_path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=START_SECONDS,
+    )
+    written: dict[str, Any] = json.loads(fixture_path.read_bytes())
+    live = start_server(
+        tmp_path / "serve.log", "--fixtures", str(fixture_path), "--helpers-config", str(helpers_path)
+    )
+    try:
+        with requests.Session() as own:
+            own.headers["Authorization"] = f"Bearer {TOKEN}"
+            page = own.get(live.resource, params={"limit": 100}, timeout=REQUEST_SECONDS).json()
+            assert page["count"] == 17
+            assert page["results"] == written["diagnostics"]
+            broken = own.get(live.resource, params={"update_status": "true"}, timeout=REQUEST_SECONDS)
+            assert broken.status_code == 500
+            assert "'nope'" in broken.json()["detail"]
+    finally:
+        assert live.stop() == 0
+
+
+def test_top_level_help_runs_as_a_module() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mockserver", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "serve" in done.stdout and "fixtures" in done.stdout
