@@ -34,10 +34,19 @@ class LoadResult:
     unexpected: int
     capped: bool
     generator: str
+    #: CPU seconds the server used during the run, when its processes are known.
+    server_cpu_s: float | None = None
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_us(self) -> float | None:
+        """Server CPU microseconds per answered request."""
+        if self.server_cpu_s is None or not self.requests:
+            return None
+        return self.server_cpu_s / self.requests * 1e6
 
 
 @dataclass(frozen=True)

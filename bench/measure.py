@@ -7,8 +7,8 @@ two runs made seconds apart, and the report gives the median and the range of th
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from .load import Bounds, LoadResult, run_load
 from .servers import HOST
@@ -57,6 +57,12 @@ class Series:
         return statistics.median(run.p99_ms for run in self.runs) if self.runs else 0.0
 
     @property
+    def cpu_us(self) -> float | None:
+        """Median server CPU microseconds per request, if the server's processes were watched."""
+        values = [run.cpu_us for run in self.runs if run.cpu_us is not None]
+        return statistics.median(values) if values else None
+
+    @property
     def unexpected(self) -> int:
         return sum(run.unexpected for run in self.runs)
 
@@ -89,25 +95,44 @@ class Comparison:
         ratios = self.ratios or [0.0]
         return min(ratios), max(ratios)
 
+    @property
+    def cpu_ratio(self) -> float | None:
+        """The reference's CPU per request over the mock's: the throughput ratio of a CPU-bound server."""
+        mine, theirs = self.mock.cpu_us, self.reference.cpu_us
+        return theirs / mine if mine and theirs else None
 
-def compare(
-    generator: str,
-    workload: Workload,
-    reference_workload: Workload,
-    mock_port: int,
-    reference_port: int,
-    headers: Mapping[str, str],
-    bounds: Bounds,
-    warmup: Bounds,
-    repeat: int,
-) -> Comparison:
-    """Warm both servers up, then ``repeat`` pairs of runs, mock first then reference."""
-    run_load(generator, HOST, mock_port, workload, headers, warmup)
-    run_load(generator, HOST, reference_port, reference_workload, headers, warmup)
+
+CpuClock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How every measurement of a benchmark run is made."""
+
+    generator: str
+    bounds: Bounds
+    warmup: Bounds
+    repeat: int
+    headers: Mapping[str, str]
+
+
+def _measured(plan: Plan, port: int, workload: Workload, bounds: Bounds, cpu: CpuClock | None) -> LoadResult:
+    before = cpu() if cpu else 0.0
+    result = run_load(plan.generator, HOST, port, workload, plan.headers, bounds)
+    return replace(result, server_cpu_s=cpu() - before) if cpu else result
+
+
+def compare(plan: Plan, workload: Workload, mock_port: int, reference: Workload, reference_port: int,
+            mock_cpu: CpuClock | None = None, reference_cpu: CpuClock | None = None) -> Comparison:
+    """Warm both servers up, then ``plan.repeat`` pairs of runs, mock first then reference.
+
+    ``mock_cpu`` and ``reference_cpu`` read a server's CPU seconds so far, when its processes are ours.
+    """
+    _measured(plan, mock_port, workload, plan.warmup, None)
+    _measured(plan, reference_port, reference, plan.warmup, None)
     comparison = Comparison(workload)
-    for _ in range(repeat):
-        comparison.mock.runs.append(run_load(generator, HOST, mock_port, workload, headers, bounds))
+    for _ in range(plan.repeat):
+        comparison.mock.runs.append(_measured(plan, mock_port, workload, plan.bounds, mock_cpu))
         comparison.reference.runs.append(
-            run_load(generator, HOST, reference_port, reference_workload, headers, bounds)
-        )
+            _measured(plan, reference_port, reference, plan.bounds, reference_cpu))
     return comparison

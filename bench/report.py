@@ -74,12 +74,20 @@ def _range(low: float, high: float, digits: int = 0) -> str:
     return f"{low:,.{digits}f}-{high:,.{digits}f}"
 
 
+def _cpu(value: float | None) -> str:
+    return f"{value:,.0f}" if value is not None else "-"
+
+
+def _cpu_ratio(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "-"
+
+
 def comparison_table(comparisons: list[Comparison]) -> list[str]:
     """The main table: the mock against the bare app, workload by workload."""
     lines = [
         "| workload | mock req/s (range) | p50 ms | p99 ms | bare Flask req/s | ratio (range) "
-        "| target | met |",
-        "|---|---:|---:|---:|---:|---:|---:|:---:|",
+        "| CPU µs/req mock, bare | CPU ratio | target | met |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for row in comparisons:
         target = ratio_target(row.workload)
@@ -89,8 +97,8 @@ def comparison_table(comparisons: list[Comparison]) -> list[str]:
             f"| {row.workload.name}{note} | {row.mock.rate:,.0f} ({_range(*row.mock.rate_range)}) "
             f"| {row.mock.p50_ms:.1f} | {row.mock.p99_ms:.1f} | {row.reference.rate:,.0f} "
             f"| {row.ratio:.2f} ({_range(*row.ratio_range, digits=2)}) "
-            f"| ≥ {target:.2f}, p99 < {P99_TARGET_MS:.0f} "
-            f"| {'yes' if met else 'no'} |"
+            f"| {_cpu(row.mock.cpu_us)}, {_cpu(row.reference.cpu_us)} | {_cpu_ratio(row.cpu_ratio)} "
+            f"| ≥ {target:.2f}, p99 < {P99_TARGET_MS:.0f} | {'yes' if met else 'no'} |"
         )
     return lines
 

@@ -22,7 +22,7 @@ from mockserver.server import ServerOptions
 
 from . import report, scale
 from .load import Bounds, pick_generator, require_loopback
-from .measure import P99_TARGET_MS, Comparison, compare
+from .measure import P99_TARGET_MS, Comparison, Plan, compare
 from .probe import answer_sizes, discover
 from .servers import AUTH_HEADERS, REPO_ROOT, Server, bare_command, free_port, mock_command
 from .workloads import RESOURCE, Call, Workload, bare_twin, build_workloads, list_call
@@ -30,68 +30,37 @@ from .workloads import RESOURCE, Call, Workload, bare_twin, build_workloads, lis
 READY_TIMEOUT = 120.0
 STARTUP_TARGET_S = 1.5
 
+Peer = tuple[str, Comparison]
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run (default %(default)s)")
-    parser.add_argument(
-        "--connections", type=int, default=16, help="concurrent connections (default %(default)s)"
-    )
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per workload and server (default %(default)s)"
-    )
-    parser.add_argument(
-        "--max-requests",
-        type=int,
-        default=300_000,
-        help="a run stops after this many answers (default %(default)s)",
-    )
-    parser.add_argument(
-        "--warmup", type=float, default=1.0, help="seconds of warm-up per workload (default 1)"
-    )
-    parser.add_argument(
-        "--generator",
-        choices=("auto", "wrk", "python"),
-        default="auto",
-        help="load generator: wrk if installed (auto), or the Python one",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=ServerOptions().threads,
-        help="server threads, for both servers (default %(default)s, as make serve)",
-    )
-    parser.add_argument("--no-access-log", action="store_true", help="serve both without the access log")
-    parser.add_argument("--only", default="",
-                        help="comma-separated: only the workloads whose name contains one of these texts")
-    parser.add_argument(
-        "--peer",
-        action="append",
-        default=[],
-        metavar="NAME=URL",
+    add = parser.add_argument
+    add("--duration", type=float, default=5.0, help="seconds per run (default %(default)s)")
+    add("--connections", type=int, default=16, help="concurrent connections (default %(default)s)")
+    add("--repeat", type=int, default=3, help="runs per workload and server (default %(default)s)")
+    add("--max-requests", type=int, default=300_000,
+        help="a run stops after this many answers (default %(default)s)")
+    add("--warmup", type=float, default=1.0, help="seconds of warm-up per workload (default %(default)s)")
+    add("--generator", choices=("auto", "wrk", "python"), default="auto",
+        help="load generator: wrk if installed (auto), or the Python one")
+    add("--threads", type=int, default=ServerOptions().threads,
+        help="server threads, for both servers (default %(default)s, as make serve)")
+    add("--no-access-log", action="store_true", help="serve both without the access log")
+    add("--only", default="", help="comma-separated: only the workloads whose name contains one of these")
+    add("--peer", action="append", default=[], metavar="NAME=URL",
         help="also load a peer on loopback with its one-record request, e.g. "
-        "prism=http://127.0.0.1:4010/api/v1/inventory_device_diags/?limit=1",
-    )
-    parser.add_argument("--startup-runs", type=int, default=3, help="start-up measurements (default 3)")
-    parser.add_argument(
-        "--scale-diags",
-        type=int,
-        default=scale.SCALE_DIAGS,
-        help="diagnostics of the scale run, 0 to skip it (default %(default)s)",
-    )
-    parser.add_argument(
-        "--scale-devices",
-        type=int,
-        default=scale.SCALE_DEVICES,
-        help="devices of the scale run (default %(default)s)",
-    )
-    parser.add_argument(
-        "--readme",
-        type=Path,
-        default=REPO_ROOT / "README.md",
-        help="README whose bench block gets the report (default: the repository's)",
-    )
-    parser.add_argument("--no-readme", action="store_true", help="print the report only")
+             "prism=http://127.0.0.1:4010/api/v1/inventory_device_diags/?limit=1")
+    add("--startup-runs", type=int, default=3, help="start-up measurements (default %(default)s)")
+    add("--scale-diags", type=int, default=scale.SCALE_DIAGS,
+        help="diagnostics of the scale run, 0 to skip it (default %(default)s)")
+    add("--scale-devices", type=int, default=scale.SCALE_DEVICES,
+        help="devices of the scale run (default %(default)s)")
+    add("--scale-stores", default=",".join(scale.STORES),
+        help="comma-separated stores of the scale run (default %(default)s)")
+    add("--readme", type=Path, default=REPO_ROOT / "README.md",
+        help="README whose bench block gets the report (default: the repository's)")
+    add("--no-readme", action="store_true", help="print the report only")
     return parser
 
 
@@ -121,98 +90,73 @@ def measure_startup(runs: int, threads: int, access_log: bool, log_dir: Path) ->
     return times
 
 
+def plan_of(args: argparse.Namespace) -> Plan:
+    return Plan(
+        generator=pick_generator(args.generator),
+        bounds=Bounds(args.duration, args.max_requests, args.connections),
+        warmup=Bounds(args.warmup, max(1, args.max_requests // 10), args.connections),
+        repeat=args.repeat,
+        headers=AUTH_HEADERS,
+    )
+
+
+def measure_servers(
+    args: argparse.Namespace, plan: Plan, log_dir: Path
+) -> tuple[list[Comparison], list[Peer]]:
+    """The mock against the bare app, workload by workload, then against each peer."""
+    access_log = not args.no_access_log
+    mock_port, bare_port = free_port(), free_port()
+    with (
+        Server("mock", mock_command(mock_port, args.threads, access_log), mock_port, log_dir) as mock,
+        Server("bare", bare_command(bare_port, args.threads, access_log), bare_port, log_dir) as bare,
+    ):
+        mock.wait_ready(f"{RESOURCE}?limit=1", AUTH_HEADERS, READY_TIMEOUT)
+        bare.wait_ready("/bare/16", {}, READY_TIMEOUT)
+        shape = discover(mock_port)
+        workloads = [workload for workload in build_workloads(shape) if wanted(workload.name, args.only)]
+        sizes = answer_sizes(mock_port, workloads)
+        comparisons = []
+        for workload in workloads:
+            print(f"bench: {workload.name}", file=sys.stderr, flush=True)
+            comparisons.append(compare(plan, workload, mock_port, bare_twin(workload, sizes), bare_port,
+                                       mock.cpu_seconds, bare.cpu_seconds))
+        one_record = Workload("one record", "read", (list_call(limit=1),))
+        peers = []
+        for name, port, peer_workload in (parse_peer(text) for text in args.peer):
+            print(f"bench: peer {name}", file=sys.stderr, flush=True)
+            peers.append((name, compare(plan, one_record, mock_port, peer_workload, port, mock.cpu_seconds)))
+    return comparisons, peers
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    generator = pick_generator(args.generator)
-    access_log = not args.no_access_log
-    bounds = Bounds(args.duration, args.max_requests, args.connections)
-    warmup = Bounds(args.warmup, max(1, args.max_requests // 10), args.connections)
-    peers = [parse_peer(text) for text in args.peer]
+    plan = plan_of(args)
+    for text in args.peer:
+        parse_peer(text)  # refuse a bad peer before anything runs
+    stores = tuple(store.strip() for store in args.scale_stores.split(",") if store.strip())
+    if not set(stores) <= set(scale.STORES):
+        raise SystemExit(f"--scale-stores takes {', '.join(scale.STORES)}, not {args.scale_stores!r}")
     machine = report.machine_line()
-    print(
-        f"bench: {generator}, {args.connections} connections, "
-        f"{args.duration:g}s x {args.repeat} per workload; "
-        f"{machine}",
-        file=sys.stderr,
-    )
+    print(f"bench: {plan.generator}, {args.connections} connections, {args.duration:g}s x {args.repeat} "
+          f"per workload; {machine}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="diags-bench-") as scratch:
         log_dir = Path(scratch)
-        mock_port, bare_port = free_port(), free_port()
-        with (
-            Server("mock", mock_command(mock_port, args.threads, access_log), mock_port, log_dir) as mock,
-            Server("bare", bare_command(bare_port, args.threads, access_log), bare_port, log_dir) as bare,
-        ):
-            mock.wait_ready(f"{RESOURCE}?limit=1", AUTH_HEADERS, READY_TIMEOUT)
-            bare.wait_ready("/bare/16", {}, READY_TIMEOUT)
-            workloads = [
-                workload for workload in build_workloads(discover(mock_port)) if wanted(workload.name, args.only)
-            ]
-            sizes = answer_sizes(mock_port, workloads)
-            comparisons = []
-            for workload in workloads:
-                print(f"bench: {workload.name}", file=sys.stderr, flush=True)
-                comparisons.append(
-                    compare(
-                        generator,
-                        workload,
-                        bare_twin(workload, sizes),
-                        mock_port,
-                        bare_port,
-                        AUTH_HEADERS,
-                        bounds,
-                        warmup,
-                        args.repeat,
-                    )
-                )
-            one_record = Workload("one record", "read", (list_call(limit=1),))
-            peer_rows = []
-            for name, port, peer_workload in peers:
-                print(f"bench: peer {name}", file=sys.stderr, flush=True)
-                peer_rows.append(
-                    (
-                        name,
-                        compare(
-                            generator,
-                            one_record,
-                            peer_workload,
-                            mock_port,
-                            port,
-                            AUTH_HEADERS,
-                            bounds,
-                            warmup,
-                            args.repeat,
-                        ),
-                    )
-                )
+        comparisons, peers = measure_servers(args, plan, log_dir)
         print("bench: start-up", file=sys.stderr, flush=True)
-        startup = measure_startup(args.startup_runs, args.threads, access_log, log_dir)
-        scale_lines = (
-            scale.run_scale(
-                args.scale_diags,
-                args.scale_devices,
-                generator,
-                args.threads,
-                access_log,
-                bounds,
-                warmup,
-                args.repeat,
-                log_dir,
-            )
-            if args.scale_diags
-            else []
-        )
-    block = render(args, generator, machine, comparisons, peer_rows, startup, scale_lines)
+        startup = measure_startup(args.startup_runs, args.threads, not args.no_access_log, log_dir)
+        scale_lines = []
+        if args.scale_diags:
+            scale_lines = scale.run_scale(plan, args.scale_diags, args.scale_devices, args.threads,
+                                          not args.no_access_log, log_dir, stores)
+    block = render(args, plan.generator, machine, comparisons, peers, startup, scale_lines)
     print(block)
     if args.no_readme:
         return
     if report.replace_between_markers(args.readme, block):
         print(f"bench: wrote the report into {args.readme.name}", file=sys.stderr)
     else:
-        print(
-            f"bench: {args.readme.name} has no {report.START_MARKER} ... {report.END_MARKER} block; "
-            "the report above was not written anywhere",
-            file=sys.stderr,
-        )
+        print(f"bench: {args.readme.name} has no {report.START_MARKER} ... {report.END_MARKER} block; "
+              "the report above was not written anywhere", file=sys.stderr)
 
 
 def render(

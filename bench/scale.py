@@ -1,9 +1,10 @@
-"""The scale run: a million diagnostics over 100,000 devices against 1,000 over 100.
+"""The scale run: a million diagnostics over 100,000 devices against 1,000 over 100, per store.
 
 Both data sets have ten records per device, so a filtered page holds as much in each. Measured:
 the generation rate (with its progress on stderr), what ``MemoryStore.page`` costs in-process at
-each size, the servers' resident memory, and the first, filtered and deep pages over HTTP, each
-large-store run alternating with a small-store run.
+each size, and for each store (in memory, and SQLite with ``--db``) the servers' resident memory
+and the first, filtered and deep pages over HTTP, each large-store run alternating with a
+small-store run of the same store.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import fixtures
-from mockserver import store as store_module
 from mockserver.store import MemoryStore
 
-from .load import Bounds
-from .measure import Comparison, compare
+from .measure import Comparison, Plan, compare
 from .probe import discover
 from .servers import AUTH_HEADERS, Server, free_port, mock_command
 from .workloads import PAGE, RESOURCE, DataShape, Workload, list_call
@@ -33,6 +32,7 @@ GENERATION_TARGET = 20_000
 COST_TARGET = 1.5
 MEMORY_TARGET_MB = 2048
 PAGE_CALLS = 2_000
+STORES = ("memory", "sqlite")
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,43 @@ class StoreCosts:
     deep_us: float
 
 
-def _progress(done: int, total: int) -> None:
-    print(
-        f"\rbench: generating {total:,} records: {done * 100 // max(total, 1)}%",
-        end="" if done < total else "\n",
-        file=sys.stderr,
-        flush=True,
-    )
+@dataclass
+class StoreRun:
+    """One store served with the large and the small data set, and loaded."""
+
+    store: str
+    rows: list[Comparison]
+    large_memory: dict[str, float]
+    small_memory: dict[str, float]
+    large_ready_s: float
+    database_mb: float | None
+
+
+@dataclass
+class ScaleResult:
+    """Everything the scale run measured."""
+
+    diags: int
+    devices: int
+    base_devices: int
+    generation_rate: float
+    large_costs: StoreCosts
+    small_costs: StoreCosts
+    stores: list[StoreRun]
+
+
+class _Progress:
+    """Prints the generation's progress on one line, once per whole percent."""
+
+    def __init__(self) -> None:
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = done * 100 // max(total, 1)
+        if percent != self.shown:
+            self.shown = percent
+            print(f"\rbench: generating {total:,} records: {percent}%", end="" if done < total else "\n",
+                  file=sys.stderr, flush=True)
 
 
 def _per_call_us(action: Any) -> float:
@@ -78,7 +108,7 @@ def store_costs(fixture: dict[str, Any]) -> StoreCosts:
 def generation(diags: int, devices: int) -> tuple[float, StoreCosts]:
     """Generate the large fixture (progress on stderr): records per second, and its store's costs."""
     started = time.perf_counter()
-    fixture = fixtures.generate(SEED, devices, diags, progress=_progress)
+    fixture = fixtures.generate(SEED, devices, diags, progress=_Progress())
     rate = (devices + diags) / (time.perf_counter() - started)
     costs = store_costs(fixture)
     del fixture
@@ -94,123 +124,128 @@ def _page_workloads(shape: DataShape) -> list[Workload]:
     ]
 
 
-def _data_options(diags: int, devices: int) -> list[str]:
-    return ["--seed", str(SEED), "--devices", str(devices), "--diags", str(diags)]
+def _server_options(store: str, diags: int, devices: int, log_dir: Path) -> list[str]:
+    options = ["--seed", str(SEED), "--devices", str(devices), "--diags", str(diags)]
+    if store == "sqlite":
+        options += ["--db", str(log_dir / f"scale-{diags}.db")]
+    return options
 
 
-def _sqlite_note() -> str:
-    candidates = [name for name in dir(store_module) if "sqlite" in name.lower()]
-    if not candidates:
-        return "SQLite store: none exists yet, so only the in-memory store is measured."
-    return f"SQLite store ({', '.join(candidates)}): present but not yet wired into this benchmark."
+def measure_store(
+    plan: Plan, store: str, sizes: tuple[int, int, int, int], threads: int, access_log: bool, log_dir: Path
+) -> StoreRun:
+    """Serve ``store`` with the large and the small data (``diags, devices`` each) and load both."""
+    diags, devices, base_diags, base_devices = sizes
+    large_port, small_port = free_port(), free_port()
+    large_command = mock_command(
+        large_port, threads, access_log, _server_options(store, diags, devices, log_dir)
+    )
+    small_command = mock_command(
+        small_port, threads, access_log, _server_options(store, base_diags, base_devices, log_dir)
+    )
+    ready_timeout = 120 + diags / 2_000
+    with (
+        Server(f"large-{store}", large_command, large_port, log_dir) as large,
+        Server(f"small-{store}", small_command, small_port, log_dir) as small,
+    ):
+        print(f"bench: waiting for the {store} server of {diags:,} records", file=sys.stderr, flush=True)
+        large_ready = large.wait_ready(f"{RESOURCE}?limit=1", AUTH_HEADERS, ready_timeout)
+        small.wait_ready(f"{RESOURCE}?limit=1", AUTH_HEADERS, ready_timeout)
+        large_memory, small_memory = large.rss_mb(), small.rss_mb()
+        rows = []
+        pairs = zip(_page_workloads(discover(large_port)), _page_workloads(discover(small_port)), strict=True)
+        for large_workload, small_workload in pairs:
+            print(f"bench: scale, {store}, {large_workload.name}", file=sys.stderr, flush=True)
+            rows.append(
+                compare(
+                    plan,
+                    large_workload,
+                    large_port,
+                    small_workload,
+                    small_port,
+                    large.cpu_seconds,
+                    small.cpu_seconds,
+                )
+            )
+    database = log_dir / f"scale-{diags}.db"
+    database_mb = database.stat().st_size / 2**20 if store == "sqlite" and database.exists() else None
+    return StoreRun(store, rows, large_memory, small_memory, large_ready, database_mb)
 
 
 def run_scale(
+    plan: Plan,
     diags: int,
     devices: int,
-    generator: str,
     threads: int,
     access_log: bool,
-    bounds: Bounds,
-    warmup: Bounds,
-    repeat: int,
     log_dir: Path,
+    stores: tuple[str, ...] = STORES,
 ) -> list[str]:
     """The scale section of the report, as Markdown lines."""
     base_devices = max(1, round(BASE_DIAGS * devices / diags))
     rate, large_costs = generation(diags, devices)
     small_costs = store_costs(fixtures.generate(SEED, base_devices, BASE_DIAGS))
-    large_port, small_port = free_port(), free_port()
-    ready_timeout = 120 + diags / 5_000
-    with (
-        Server(
-            "large",
-            mock_command(large_port, threads, access_log, _data_options(diags, devices)),
-            large_port,
-            log_dir,
-        ) as large,
-        Server(
-            "small",
-            mock_command(small_port, threads, access_log, _data_options(BASE_DIAGS, base_devices)),
-            small_port,
-            log_dir,
-        ) as small,
-    ):
-        print(f"bench: waiting for the server of {diags:,} records", file=sys.stderr, flush=True)
-        large_ready = large.wait_ready(f"{RESOURCE}?limit=1", AUTH_HEADERS, ready_timeout)
-        small.wait_ready(f"{RESOURCE}?limit=1", AUTH_HEADERS, ready_timeout)
-        large_memory, small_memory = large.rss_mb(), small.rss_mb()
-        rows = []
-        for large_workload, small_workload in zip(
-            _page_workloads(discover(large_port)), _page_workloads(discover(small_port)), strict=True
-        ):
-            print(f"bench: scale, {large_workload.name}", file=sys.stderr, flush=True)
-            rows.append(
-                compare(
-                    generator,
-                    large_workload,
-                    small_workload,
-                    large_port,
-                    small_port,
-                    AUTH_HEADERS,
-                    bounds,
-                    warmup,
-                    repeat,
-                )
-            )
-    return render_scale(
-        diags,
-        devices,
-        base_devices,
-        rate,
-        large_costs,
-        small_costs,
-        rows,
-        large_memory,
-        small_memory,
-        large_ready,
-    )
+    sizes = (diags, devices, BASE_DIAGS, base_devices)
+    runs = [measure_store(plan, store, sizes, threads, access_log, log_dir) for store in stores]
+    return render_scale(ScaleResult(diags, devices, base_devices, rate, large_costs, small_costs, runs))
 
 
 def _yes(condition: bool) -> str:
     return "yes" if condition else "no"
 
 
-def render_scale(
-    diags: int,
-    devices: int,
-    base_devices: int,
-    rate: float,
-    large: StoreCosts,
-    small: StoreCosts,
-    rows: list[Comparison],
-    large_memory: dict[str, float],
-    small_memory: dict[str, float],
-    large_ready: float,
-) -> list[str]:
-    lines = [
-        f"**Scale**: {diags:,} diagnostics over {devices:,} devices against "
-        f"{BASE_DIAGS:,} over {base_devices:,} "
-        "(ten per device in both). Cost ratio = small-store req/s over large-store req/s.",
-        "",
-        f"| over HTTP | {BASE_DIAGS:,} req/s | {diags:,} req/s | cost ratio (range) | p99 ms at {diags:,} "
-        "| target | met |",
-        "|---|---:|---:|---:|---:|---:|:---:|",
-    ]
-    for row in rows:
-        costs = [1 / ratio if ratio else float("inf") for ratio in row.ratios]
-        cost = 1 / row.ratio if row.ratio else float("inf")
+def _cost(ratio: float | None) -> float:
+    return 1 / ratio if ratio else float("inf")
+
+
+def _store_lines(run: StoreRun, diags: int) -> list[str]:
+    lines = []
+    for row in run.rows:
+        costs = [_cost(ratio) for ratio in row.ratios]
+        cost = _cost(row.ratio)
         lines.append(
-            f"| {row.workload.name} | {row.reference.rate:,.0f} | {row.mock.rate:,.0f} | {cost:.2f} "
-            f"({min(costs):.2f}-{max(costs):.2f}) | {row.mock.p99_ms:.1f} | ≤ {COST_TARGET} "
-            f"| {_yes(cost <= COST_TARGET)} |"
+            f"| {run.store} | {row.workload.name} | {row.reference.rate:,.0f} | {row.mock.rate:,.0f} "
+            f"| {cost:.2f} ({min(costs):.2f}-{max(costs):.2f}) | {_cost(row.cpu_ratio):.2f} "
+            f"| {row.mock.p99_ms:.1f} | {_yes(cost <= COST_TARGET)} |"
         )
-    first, deep = rows[0].mock.rate, rows[2].mock.rate
-    deep_cost = first / deep if deep else float("inf")
-    lines += [
+    first, deep = run.rows[0].mock, run.rows[2].mock
+    deep_cost = first.rate / deep.rate if deep.rate else float("inf")
+    cpu = ""
+    if first.cpu_us and deep.cpu_us:
+        cpu = f"; server CPU {deep.cpu_us:,.0f} against {first.cpu_us:,.0f} µs per request"
+    lines.append(
+        f"| {run.store} | deep page against first page, at {diags:,} | | | {deep_cost:.2f}{cpu} | | "
+        f"| {_yes(deep_cost <= COST_TARGET)} |"
+    )
+    return lines
+
+
+def _memory_line(run: StoreRun, diags: int) -> str:
+    worker = run.large_memory["worker"]
+    database = f"; database file {run.database_mb:,.0f} MB" if run.database_mb is not None else ""
+    return (
+        f"- {run.store}: with {diags:,} records the worker holds {worker:,.0f} MB resident and the main "
+        f"process {run.large_memory['main']:,.0f} MB (with {BASE_DIAGS:,}: worker "
+        f"{run.small_memory['worker']:,.0f} MB){database}; first page answered {run.large_ready_s:.0f} s "
+        f"after launch. Worker under {MEMORY_TARGET_MB:,} MB: {_yes(worker < MEMORY_TARGET_MB)}."
+    )
+
+
+def render_scale(result: ScaleResult) -> list[str]:
+    diags, small, large = result.diags, result.small_costs, result.large_costs
+    lines = [
+        f"**Scale**: {diags:,} diagnostics over {result.devices:,} devices against {BASE_DIAGS:,} over "
+        f"{result.base_devices:,} (ten per device in both). Cost ratio: the small data's req/s over the "
+        f"large data's (CPU: the same with server CPU per request); target ≤ {COST_TARGET}.",
         "",
-        f"Deep page against first page at {diags:,} records, over HTTP: cost ratio {deep_cost:.2f} "
-        f"(target: a page's worth of work, ≤ {COST_TARGET}): {_yes(deep_cost <= COST_TARGET)}.",
+        f"| store | request | {BASE_DIAGS:,} req/s | {diags:,} req/s | cost ratio (range) | CPU cost ratio "
+        f"| p99 ms at {diags:,} | met |",
+        "|---|---|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for run in result.stores:
+        lines += _store_lines(run, diags)
+    rate = result.generation_rate
+    lines += [
         "",
         f"| `MemoryStore.page`, in-process, µs per call | {BASE_DIAGS:,} | {diags:,} |",
         "|---|---:|---:|",
@@ -218,15 +253,10 @@ def render_scale(
         f"| filtered by device | {small.filtered_us:.1f} | {large.filtered_us:.1f} |",
         f"| deep page | {small.deep_us:.1f} | {large.deep_us:.1f} |",
         "",
-        f"Generating {diags + devices:,} records: {rate:,.0f} records/s, with progress "
-        f"(target ≥ {GENERATION_TARGET:,}): {_yes(rate >= GENERATION_TARGET)}. Building the store from them: "
-        f"{large.build_s:.1f} s; the server answered its first page {large_ready:.0f} s after launch.",
+        f"Generating {diags + result.devices:,} records: {rate:,.0f} records/s, with progress "
+        f"(target ≥ {GENERATION_TARGET:,}): {_yes(rate >= GENERATION_TARGET)}. Building a `MemoryStore` "
+        f"of them: {large.build_s:.1f} s. Server memory:",
         "",
-        f"Server memory (resident) with {diags:,} records: worker {large_memory['worker']:,.0f} MB, "
-        f"main process "
-        f"{large_memory['main']:,.0f} MB; with {BASE_DIAGS:,}: worker {small_memory['worker']:,.0f} MB. "
-        f"Worker under {MEMORY_TARGET_MB:,} MB: {_yes(large_memory['worker'] < MEMORY_TARGET_MB)}.",
-        "",
-        _sqlite_note(),
+        *(_memory_line(run, diags) for run in result.stores),
     ]
     return lines

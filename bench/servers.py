@@ -122,6 +122,10 @@ class Server:
         workers = [_rss_mb(child) for child in _children(self.pid)]
         return {"main": main, "worker": sum(workers)}
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the server's processes have used so far."""
+        return sum(_cpu_seconds(pid) for pid in [self.pid, *_children(self.pid)])
+
     def stop(self) -> None:
         process = self._process
         if process is None or process.poll() is not None:
@@ -142,6 +146,15 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
     return found + [grandchild for child in found for grandchild in _children(child)]
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        # Fields after the parenthesized command name; utime and stime are the 14th and 15th of the line.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:

@@ -69,6 +69,15 @@ def expect_status(exchange: Exchange, expected: int | set[int], *, rule: str, wh
 
 
 @dataclass(frozen=True)
+class Expect:
+    """The status a test expects, checked before the shape of the body (it names the break better)."""
+
+    statuses: int | set[int]
+    rule: str
+    why: str
+
+
+@dataclass(frozen=True)
 class CheckContext:
     """What the checks on every response need to know about the run."""
 
@@ -216,9 +225,12 @@ def unauthorized_names_bearer_scheme(exchange: Exchange) -> str | None:
     return f"a 401 must carry WWW-Authenticate: Bearer (RFC 6750), got {challenge or '(none)'!r}"
 
 
-def check_response(exchange: Exchange, context: CheckContext) -> None:
-    """What every response must satisfy; for undocumented routes and methods, only the JSON rules."""
+def check_response(exchange: Exchange, context: CheckContext, expect: Expect | None = None) -> None:
+    """What every response must satisfy (and the status the test expects, right after the 5xx check);
+    for undocumented routes and methods, only the JSON rules."""
     no_server_error(exchange)
+    if expect is not None:
+        expect_status(exchange, expect.statuses, rule=expect.rule, why=expect.why)
     documented = exchange.operation in ("GET", "POST")
     if documented:
         status_code_documented(exchange, context.strict)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .checks import CheckContext, ContractViolation, check_response
+from .checks import CheckContext, ContractViolation, Expect, check_response
 from .contract_coverage import LOG
 from .exchange import Exchange
 
@@ -61,9 +61,11 @@ class ApiClient:
         *,
         url: str | None = None,
         authorization: Authorization = VALID_TOKEN,
+        expect: Expect | None = None,
     ) -> Exchange:
         """GET the resource (or ``url``, a page link) with ``params``."""
-        return self.request("GET", url or self.resource_url, params=params, authorization=authorization)
+        return self.request("GET", url or self.resource_url, params=params, authorization=authorization,
+                            expect=expect)
 
     def post(
         self,
@@ -71,9 +73,10 @@ class ApiClient:
         *,
         url: str | None = None,
         authorization: Authorization = VALID_TOKEN,
+        expect: Expect | None = None,
     ) -> Exchange:
         """POST ``body`` serialized as JSON (any JSON value, not only objects)."""
-        return self.post_raw(json_bytes(body), url=url, authorization=authorization)
+        return self.post_raw(json_bytes(body), url=url, authorization=authorization, expect=expect)
 
     def post_raw(
         self,
@@ -82,11 +85,12 @@ class ApiClient:
         content_type: str | None = "application/json",
         url: str | None = None,
         authorization: Authorization = VALID_TOKEN,
+        expect: Expect | None = None,
     ) -> Exchange:
         """POST bytes as they are (malformed JSON, form encoding, oversized bodies)."""
         headers = {"Content-Type": content_type} if content_type else {}
         return self.request("POST", url or self.resource_url, body=content, headers=headers,
-                            authorization=authorization)
+                            authorization=authorization, expect=expect)
 
     def request(
         self,
@@ -98,8 +102,9 @@ class ApiClient:
         headers: dict[str, str] | None = None,
         authorization: Authorization = VALID_TOKEN,
         operation: str | None = None,
+        expect: Expect | None = None,
     ) -> Exchange:
-        """Send one request, never following redirects; check and record the answer."""
+        """Send one request, never following redirects; check the answer (and ``expect``), record it."""
         sent_headers = {**self.authorization_header(authorization), **(headers or {})}
         prepared = self.session.prepare_request(
             requests.Request(method, url, params=params, data=body, headers=sent_headers)
@@ -125,7 +130,7 @@ class ApiClient:
             secret=self.token,
         )
         LOG.record_response(exchange.operation, exchange.status)
-        check_response(exchange, self.context)
+        check_response(exchange, self.context, expect)
         for record in exchange.results:
             if isinstance(record, dict) and isinstance(record.get("id"), str):
                 self.seen_ids.add(record["id"])

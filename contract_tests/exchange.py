@@ -57,6 +57,9 @@ class Exchange:
             return payload["results"]
         return []
 
+    def __repr__(self) -> str:  # the default would show the Authorization header
+        return f"<Exchange {self.method} {self.mask(self.url)} -> {self.status}>"
+
     def mask(self, text: str) -> str:
         return text.replace(self.secret, "***") if self.secret else text
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from .checks import claim, expect_status
+from .checks import Expect, claim
 from .client import ApiClient
 from .exchange import Exchange
 
@@ -19,6 +19,11 @@ MAX_WALK_PAGES = 40
 WALK_ATTEMPTS = 3
 #: Any server's page cap is at least this, so a limit up to it must be met exactly.
 SMALL_LIMIT = 10
+
+
+LISTED = Expect(200, rule="list_answers_200", why="a valid listing request")
+REFRESHED = Expect({200, 500}, rule="update_status_is_200_or_500",
+                   why="update_status=true on a known device (500: the helpers are misconfigured)")
 
 
 def page_count(exchange: Exchange) -> int:
@@ -56,9 +61,7 @@ class Walk:
 
 def get_page(client: ApiClient, params: dict[str, Any] | None = None, *, url: str | None = None) -> Exchange:
     """One page, which must be a 200."""
-    exchange = client.get(params, url=url)
-    expect_status(exchange, 200, rule="list_answers_200", why="a valid listing request")
-    return exchange
+    return client.get(params, url=url, expect=LISTED)
 
 
 def walk_forward(client: ApiClient, params: dict[str, Any], *, max_pages: int = MAX_WALK_PAGES) -> Walk:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from . import contract_coverage
 from .checks import set_reproduction_hint
@@ -24,10 +24,21 @@ WORKER_KEY = "diags_kit"
 COVERAGE_KEY = "diags_kit_coverage"
 DEFAULT_MAX_WRITES = 25
 DEFAULT_MOCK_SEED = 20240115
+#: Markers of tests that --read-only skips, and what they would do.
+READ_ONLY_SKIPS = {
+    "writes": "creates records",
+    "posts": "sends POST requests",
+    "refreshes": "sends update_status=true, which stores a refresh",
+    "other_methods": "sends PUT, DELETE and PATCH",
+}
+
+#: Shrinking re-sends requests for minutes on a slow server; the default run reports the first failure.
+NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target)
 
 settings.register_profile(
     "quick",
     max_examples=12,
+    phases=NO_SHRINK,
     stateful_step_count=12,
     deadline=None,  # a network round trip is no measure of the code under test
     database=None,  # a run is reproduced by its seed alone
@@ -35,7 +46,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 settings.register_profile("thorough", parent=settings.get_profile("quick"), max_examples=200,
-                          stateful_step_count=40)
+                          stateful_step_count=40, phases=tuple(Phase))
 settings.load_profile("quick")
 
 
@@ -116,18 +127,41 @@ def _build_run_config(config: pytest.Config) -> RunConfig:
     )
 
 
+def _restore_hypothesis_printer() -> None:
+    """Undo schemathesis' pytest plugin, when installed: it swaps hypothesis' printer for one that prints
+    nothing, which blanks every falsifying example this suite reports."""
+    from hypothesis import core
+    from hypothesis.vendor import pretty
+
+    original = pretty.RepresentationPrinter
+    if getattr(core, "RepresentationPrinter", original) is not original:
+        core.RepresentationPrinter = original  # type: ignore[misc]
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "mock_only: checks a (mock) rule of contract.md; needs strict mode")
     config.addinivalue_line("markers", "writes: creates records on the server under test")
     config.addinivalue_line("markers", "posts: sends POST requests (none in read-only mode)")
     config.addinivalue_line("markers", "refreshes: sends update_status=true, which stores a refresh")
+    config.addinivalue_line("markers", "other_methods: sends PUT, DELETE and PATCH (none in read-only mode)")
+    if config.getoption("help", False):
+        return
+    _restore_hypothesis_printer()
     run = _build_run_config(config)
     config.stash[RUN_CONFIG] = run
     # Before hypothesis' own pytest_configure reads it: every test then runs from this one seed.
     config.option.hypothesis_seed = run.hypothesis_seed
-    set_reproduction_hint(f"python -m pytest contract_tests --hypothesis-seed={run.hypothesis_seed} "
-                          f"(target: {run.describe_target()}; run id {run.run_id})")
+    set_reproduction_hint(_rerun_command(run))
+
+
+def _rerun_command(run: RunConfig) -> str:
+    """The command line that replays this run's examples (the token left to DIAGS_TOKEN)."""
+    target = f"--base-url {run.base_url}" if run.base_url else f"--mock-seed {run.mock_seed}"
+    flags = [flag for flag, on in (("--strict-contract", run.strict and run.base_url is not None),
+                                   ("--read-only", run.read_only)) if on]
+    seed = f"--hypothesis-seed={run.hypothesis_seed}"
+    return " ".join(["python -m pytest contract_tests", target, *flags, seed])
 
 
 def run_config(config: pytest.Config) -> RunConfig:
@@ -156,9 +190,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("a (mock) rule of contract.md: checked against the embedded mock "
                     "or with --strict-contract")
     if run.read_only:
-        for marker in ("writes", "posts", "refreshes"):
+        for marker, what in READ_ONLY_SKIPS.items():
             if item.get_closest_marker(marker):
-                pytest.skip(f"--read-only: this test {marker.replace('posts', 'sends POST requests')}")
+                pytest.skip(f"--read-only: this test {what}")
 
 
 @pytest.hookimpl(hookwrapper=True)

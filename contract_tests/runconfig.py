@@ -16,7 +16,7 @@ class RunConfig:
     """The target and the mode of this run."""
 
     base_url: str | None  # None: the embedded mock
-    token: str
+    token: str = field(repr=False)  # tracebacks show fixtures' reprs: never the token
     strict: bool
     read_only: bool
     max_writes: int | None  # None: unlimited
@@ -53,9 +53,13 @@ class RunConfig:
 
 @dataclass
 class WriteBudget:
-    """How many more records this process may create; a run's budget is shared out among xdist workers."""
+    """How many more records this process may create; a run's budget is shared out among xdist workers.
 
-    total: int | None
+    Hypothesis replays a failing example once to report it, so a property that creates records
+    reserves one run more than it will make: the budget holds even when a test fails.
+    """
+
+    total: int | None  # None: unlimited
     spent: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -66,20 +70,29 @@ class WriteBudget:
         return cls(total=max_writes // max(worker_count, 1))
 
     @property
+    def limited(self) -> bool:
+        return self.total is not None
+
+    @property
     def remaining(self) -> int | None:
         return None if self.total is None else max(self.total - self.spent, 0)
 
-    def allowance(self, wanted: int) -> int:
-        """How many of ``wanted`` creations one test may make: a fair share, so later tests get some."""
+    def reserve(self, creations: int) -> bool:
+        """Set ``creations`` aside, or nothing at all (False) when fewer are left."""
+        with self._lock:
+            if self.total is not None and self.spent + creations > self.total:
+                return False
+            self.spent += creations
+            return True
+
+    def runs(self, wanted: int, per_run: int = 1) -> int:
+        """How many runs (examples) of ``per_run`` creations one test may make: a fair share of what is
+        left, reserved with one run more for hypothesis' replay. 0 when the budget cannot afford one."""
         if self.total is None:
             return wanted
-        share = max(math.ceil(self.total / 4), 1)
-        return max(min(wanted, share, self.remaining or 0), 0)
-
-    def take(self) -> bool:
-        """Spend one creation; False when the budget is spent (the caller then skips that write)."""
-        with self._lock:
-            if self.total is not None and self.spent >= self.total:
-                return False
-            self.spent += 1
-            return True
+        share = max(math.ceil(self.total / 4), per_run * 2)
+        affordable = min(share, self.remaining or 0) // per_run - 1
+        runs = min(wanted, affordable)
+        if runs < 1 or not self.reserve(per_run * (runs + 1)):
+            return 0
+        return runs

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 from .client import json_bytes
@@ -330,6 +330,15 @@ def malformed_bodies(device_id: str, marker: str) -> st.SearchStrategy[BadBody]:
         content=content, expected=400, rule="malformed_json_is_400",
         why=f"the body is not JSON: {content[:60]!r}",
     ))
+
+
+def write_settings(examples: int, *, limited: bool) -> settings:
+    """Settings of a property that creates records: with a write budget, no shrinking (each shrink
+    step would create more) and a single reported failure (each report replays its example)."""
+    if not limited:
+        return settings(max_examples=examples)
+    return settings(max_examples=examples, phases=(Phase.explicit, Phase.generate),
+                    report_multiple_bugs=False)
 
 
 def scaled_examples(fraction: float) -> int:

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .checks import expect_status, unauthorized_names_bearer_scheme
+from .checks import Expect, unauthorized_names_bearer_scheme
 from .client import ApiClient, Authorization
 from .discovery import Device
-from .exchange import Exchange
 from .runconfig import RunConfig
 from .strategies import scaled_examples, unknown_device_ids
 
@@ -28,13 +27,17 @@ REFUSED: dict[str, Callable[[str], str | None]] = {
 }
 
 
-def refused(exchange: Exchange, why: str) -> None:
-    expect_status(exchange, 401, rule="unauthenticated_is_401", why=why)
+def refused(why: str) -> Expect:
+    return Expect(401, rule="unauthenticated_is_401", why=why)
+
+
+def auth_first(why: str) -> Expect:
+    return Expect(401, rule="auth_checked_first", why=why)
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_get_without_valid_bearer_token_is_401(case: str, api: ApiClient) -> None:
-    refused(api.get(authorization=REFUSED[case](api.token)), case)
+    api.get(authorization=REFUSED[case](api.token), expect=refused(case))
 
 
 @pytest.mark.posts
@@ -42,7 +45,7 @@ def test_get_without_valid_bearer_token_is_401(case: str, api: ApiClient) -> Non
 def test_post_without_valid_bearer_token_is_401(case: str, api: ApiClient, run: RunConfig,
                                                 target: Device) -> None:
     body = {"device_id": target.id, "diagnostic_type": "maintenance", "notes": f"{run.tag} refused (auth)"}
-    refused(api.post(body, authorization=REFUSED[case](api.token)), case)
+    api.post(body, authorization=REFUSED[case](api.token), expect=refused(case))
 
 
 _token_characters = st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/")
@@ -53,19 +56,18 @@ _token_characters = st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq
 def test_get_with_a_random_bearer_token_is_401(token: str, api: ApiClient) -> None:
     if token == api.token:
         return
-    refused(api.get(authorization=f"Bearer {token}"), f"{token!r} is not a token the server knows")
+    api.get(authorization=f"Bearer {token}", expect=refused(f"{token!r} is not a token the server knows"))
 
 
 @given(device_id=unknown_device_ids())
 @settings(max_examples=scaled_examples(0.25))
 def test_401_comes_before_404_on_get(device_id: str, api: ApiClient) -> None:
-    exchange = api.get({"id": device_id}, authorization=None)
-    expect_status(exchange, 401, rule="auth_checked_first", why="no token, for an unknown device")
+    api.get({"id": device_id}, authorization=None, expect=auth_first("no token, for an unknown device"))
 
 
 def test_401_comes_before_a_bad_query(api: ApiClient) -> None:
-    exchange = api.get({"limit": "not-a-number", "offset": "-1"}, authorization=None)
-    expect_status(exchange, 401, rule="auth_checked_first", why="no token, with unparsable limit and offset")
+    api.get({"limit": "not-a-number", "offset": "-1"}, authorization=None,
+            expect=auth_first("no token, with unparsable limit and offset"))
 
 
 def _unauthenticated_bodies(target: Device, tag: str) -> dict[str, Any]:
@@ -87,11 +89,11 @@ def _unauthenticated_bodies(target: Device, tag: str) -> dict[str, Any]:
 def test_401_comes_before_body_errors_on_post(case: str, authorization: Authorization, api: ApiClient,
                                               run: RunConfig, target: Device) -> None:
     body = _unauthenticated_bodies(target, run.tag)[case]
+    expect = auth_first(f"not authenticated, and the body has {case}")
     if isinstance(body, bytes):
-        exchange = api.post_raw(body, authorization=authorization)
+        api.post_raw(body, authorization=authorization, expect=expect)
     else:
-        exchange = api.post(body, authorization=authorization)
-    expect_status(exchange, 401, rule="auth_checked_first", why=f"not authenticated, and the body has {case}")
+        api.post(body, authorization=authorization, expect=expect)
 
 
 @pytest.mark.mock_only

@@ -8,19 +8,18 @@ down; every new id is fresh.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
-from .checks import claim, expect_status
+from .checks import claim
 from .client import ApiClient
 from .discovery import Inventory
 from .exchange import Exchange
-from .paging import check_page, get_page, page_count
+from .paging import REFRESHED, check_page, get_page, page_count
+from .posting import check_created, refusal_marker, refuse, sweep
 from .records import IMMUTABLE, REFRESHABLE, device_records, first_difference, refreshed_since
 from .runconfig import RunConfig, WriteBudget
 from .strategies import (
@@ -31,8 +30,8 @@ from .strategies import (
     non_object_bodies,
     query_params,
     scaled_examples,
+    write_settings,
 )
-from .test_post import check_created, refuse, sweep
 
 
 @dataclass
@@ -74,12 +73,13 @@ def created_record_still_listed(
 
 
 def machine_for(api: ApiClient, run: RunConfig, inventory: Inventory,
-                budget: WriteBudget) -> type[RuleBasedStateMachine]:
-    """The machine, its strategies drawn from what discovery found on this server."""
+                quota: int | None) -> type[RuleBasedStateMachine]:
+    """The machine, its strategies drawn from what discovery found on this server; each of its runs
+    creates at most ``quota`` records (None: no limit)."""
     device_ids = inventory.device_ids()
     target = inventory.write_device()
     writable = not run.read_only
-    marker = f"{run.tag} refused {uuid.uuid4().hex[:12]}"
+    marker = refusal_marker(run)
     invalid = st.one_of(faulty_objects(target.id, marker, fault_lists("missing")),
                         faulty_objects(target.id, marker, fault_lists("wrong")),
                         non_object_bodies(target.id, marker), malformed_bodies(target.id, marker))
@@ -90,16 +90,16 @@ def machine_for(api: ApiClient, run: RunConfig, inventory: Inventory,
             self.created: dict[str, Created] = {}
             self.counts: dict[str, int] = {}
             self.refused_any = False
+            self.creations = 0
 
         def observe(self, exchange: Exchange, device_id: str) -> None:
             device_count_never_decreases(exchange, device_id, self.counts.get(device_id, 0))
             self.counts[device_id] = page_count(exchange)
 
-        @precondition(lambda self: writable)
+        @precondition(lambda self: writable and (quota is None or self.creations < quota))
         @rule(body=create_bodies(target.id, run.tag))
         def create_valid(self, body: dict[str, Any]) -> None:
-            if not budget.take():
-                return  # the write budget is spent: this step does nothing
+            self.creations += 1
             exchange = check_created(api, api.post(body), body, target)
             self.created[exchange.payload["id"]] = Created(sent=body, record=exchange.payload)
 
@@ -131,9 +131,7 @@ def machine_for(api: ApiClient, run: RunConfig, inventory: Inventory,
         @precondition(lambda self: writable)
         @rule(device_id=st.sampled_from(device_ids) if device_ids else st.nothing())
         def refresh(self, device_id: str) -> None:
-            exchange = api.get({"id": device_id, "update_status": "true"})
-            expect_status(exchange, {200, 500}, rule="update_status_is_200_or_500",
-                          why="update_status=true on a known device (500: helper configuration)")
+            exchange = api.get({"id": device_id, "update_status": "true"}, expect=REFRESHED)
             for created in self.created.values():
                 if created.record.get("device_id") == device_id:
                     created.maybe_refreshed = True
@@ -148,7 +146,18 @@ def machine_for(api: ApiClient, run: RunConfig, inventory: Inventory,
     return DiagsMachine
 
 
+#: Records one run of the machine may create against a server with a write budget.
+CREATIONS_PER_RUN = 2
+
+
 def test_state_machine_of_creates_lists_and_refreshes(api: ApiClient, run: RunConfig, inventory: Inventory,
                                                       write_budget: WriteBudget) -> None:
-    machine = machine_for(api, run, inventory, write_budget)
-    run_state_machine_as_test(machine, settings=settings(max_examples=scaled_examples(0.5)))
+    runs = scaled_examples(0.5)
+    quota: int | None = None
+    if run.read_only:
+        quota = 0
+    elif write_budget.limited:
+        affordable = write_budget.runs(runs, per_run=CREATIONS_PER_RUN)
+        runs, quota = (affordable, CREATIONS_PER_RUN) if affordable else (runs, 0)
+    machine = machine_for(api, run, inventory, quota)
+    run_state_machine_as_test(machine, settings=write_settings(runs, limited=write_budget.limited))

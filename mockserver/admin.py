@@ -167,7 +167,8 @@ def reset() -> Response:
     config = current_app.config
     found = services()
     if seed is None:
-        fixture, new_seed = found.fixture, int(config["DIAGS_SEED"])
+        fixture = found.fixture if found.fixture is not None else load_fixture(config)
+        new_seed = int(config["DIAGS_SEED"])
     else:
         generated = {"DIAGS_SEED": seed, "DIAGS_FIXTURE": None, "DIAGS_FIXTURES_PATH": None}
         fixture = load_fixture({**config, **generated})

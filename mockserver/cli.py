@@ -65,8 +65,8 @@ def _add_control_options(parser: argparse.ArgumentParser) -> None:
                         help="bearer token of the admin API under /__admin/ (env DIAGS_ADMIN_TOKEN); without "
                              "one the admin API is open on a loopback --host and answers 404 on any other")
     parser.add_argument("--journal-size", type=int, default=int(_env("JOURNAL_SIZE", config.JOURNAL_SIZE)),
-                        metavar="N", help="requests the admin API's journal keeps, newest first; 0 turns it off "
-                                          "(env DIAGS_JOURNAL_SIZE; default %(default)s)")
+                        metavar="N", help="requests the admin API's journal keeps, newest first; 0 turns it "
+                                          "off (env DIAGS_JOURNAL_SIZE; default %(default)s)")
     parser.add_argument("--faults", type=Path, default=_env("FAULTS_FILE", None), metavar="FILE",
                         help='JSON file of faults in force from the start: {"faults": [{"method": "GET", '
                              '"path": "/api/v1/inventory_device_diags/", "latency_ms": 400}, ...]} '
@@ -77,14 +77,15 @@ def _add_control_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--error-rate", type=float, default=_env("ERROR_RATE", None), metavar="RATE",
                         help="answer this share (0 to 1) of API requests with --error-status, seeded "
                              "(env DIAGS_ERROR_RATE)")
-    parser.add_argument("--error-status", type=int, default=int(_env("ERROR_STATUS", 503)), metavar="STATUS",
-                        help="the status of --error-rate's errors (env DIAGS_ERROR_STATUS; default %(default)s)")
+    parser.add_argument("--error-status", type=int, default=int(_env("ERROR_STATUS", 503)),
+                        metavar="STATUS", help="the status of --error-rate's errors "
+                                               "(env DIAGS_ERROR_STATUS; default %(default)s)")
     parser.add_argument("--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
                         help="let browser pages from ORIGIN (e.g. http://localhost:3000, or *) call the API; "
                              "repeat for several (env DIAGS_CORS_ORIGINS, comma-separated)")
     parser.add_argument("--db", type=Path, default=_env("DB", None), metavar="PATH",
-                        help="keep the inventory and every diagnostic in this SQLite file (created and filled "
-                             "from the seed if new): a restart loses nothing (env DIAGS_DB)")
+                        help="keep the inventory and every diagnostic in this SQLite file (created and "
+                             "filled from the seed if new): a restart loses nothing (env DIAGS_DB)")
     parser.add_argument("--workers", type=int, default=int(_env("WORKERS", 1)), metavar="N",
                         help="worker processes; more than 1 needs --db, where they share one state "
                              "(env DIAGS_WORKERS; default %(default)s)")

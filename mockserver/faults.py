@@ -18,6 +18,7 @@ runs, so nothing is half-written.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 import orjson
 from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
 
 from .responses import error_response, json_response
 from .services import services, services_of
@@ -355,6 +357,12 @@ class DropMiddleware:
         return _nothing()
 
 
+def _read_body() -> None:
+    # The view will not run, yet the journal should show what the client sent; the limits still apply.
+    with contextlib.suppress(HTTPException, OSError):
+        request.get_data(cache=True)
+
+
 def _apply_faults() -> Response | None:
     if request.path.startswith(ADMIN_PREFIX) or request.method == "OPTIONS":
         return None
@@ -364,6 +372,8 @@ def _apply_faults() -> Response | None:
     g.diags_faults = outcome.triggered
     if outcome.latency_ms:
         time.sleep(outcome.latency_ms / 1000)
+    if outcome.drop or outcome.status is not None:
+        _read_body()
     if outcome.drop:
         request.environ[DROP_KEY] = True
         return json_response({})

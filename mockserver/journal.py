@@ -1,8 +1,9 @@
 """The request journal: what clients actually sent, and what the mock answered, newest first.
 
 Every request outside the admin API is recorded once answered: method, path, query string,
-status, duration, an excerpt of the body, the ``Authorization`` header with its token masked, and
-the faults that it triggered. The journal keeps the last ``DIAGS_JOURNAL_SIZE`` entries (0 turns
+status, duration, an excerpt of the body (of a body the mock read; ``null`` when it answered
+without reading one, as a 401 does), the ``Authorization`` header with its token masked, and the
+faults that it triggered. The journal keeps the last ``DIAGS_JOURNAL_SIZE`` entries (0 turns
 it off). With a database, the journal is a table of it, so every worker writes to the same one.
 """
 
@@ -15,7 +16,6 @@ from typing import Any, Protocol
 
 import orjson
 from flask import Flask, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException
 
 from .auth import OTHER_SCHEMES
 from .faults import DROP_KEY
@@ -54,13 +54,11 @@ def _has_body(environ: dict[str, Any]) -> bool:
             or not str(environ.get("SERVER_PROTOCOL", "")).startswith("HTTP/1."))
 
 
-def _body_excerpt() -> tuple[str, int]:
-    if not _has_body(request.environ):
-        return "", 0
-    try:
-        raw = request.get_data(cache=True)
-    except (HTTPException, OSError):
-        return "", 0
+def _body_excerpt() -> tuple[str | None, int | None]:
+    # Only a body the view has read: reading one now could wait on a client that sends less than it said.
+    raw = getattr(request, "_cached_data", None)
+    if not isinstance(raw, bytes):
+        return None, request.content_length
     return raw[:EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS], len(raw)
 
 

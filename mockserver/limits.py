@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import IO, Any, cast
 from urllib.parse import quote
@@ -69,7 +68,6 @@ class Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.expires_at = time.monotonic() + seconds
         self._lock = threading.Lock()
         self.state = self.RUNNING
         self.changed = False
@@ -215,6 +213,7 @@ class LimitsMiddleware:
             log.warning("time-out after %g s: %s %s",
                         seconds, environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             return timed_out(seconds, deadline.changed).response()(environ, start_response)
+        # It finished, or committed a write before the deadline: its own answer is the true one.
         run.done.wait()
         return run.replay(start_response)
 

@@ -28,7 +28,8 @@ class Services:
     seed: int
     helper_config: Any
     clock: Callable[[], datetime]
-    fixture: dict[str, Any]
+    #: The start-up data; None with a database, which holds it (a reset loads it again from the config).
+    fixture: dict[str, Any] | None
     #: The SQLite file behind the store (``DIAGS_DB``); None for the in-memory store.
     database: Database | None = None
 
@@ -48,14 +49,14 @@ def load_fixture(config: dict[str, Any]) -> dict[str, Any]:
     return fixtures.generate(*wanted)
 
 
-def open_database(config: dict[str, Any], fixture: dict[str, Any] | None = None) -> SqliteStore:
+def open_database(config: dict[str, Any]) -> SqliteStore:
     """The SQLite store of ``DIAGS_DB``, filled from the fixture if the file is new.
 
     Unless the serving process has already done it for its workers (``DIAGS_DB_PREPARED``), the
     faults and the request journal of an earlier run are cleared: only the data outlives a restart.
     """
     store = SqliteStore(Database(config["DIAGS_DB"]))
-    store.initialize(lambda: load_fixture(config) if fixture is None else fixture, int(config["DIAGS_SEED"]))
+    store.initialize(lambda: load_fixture(config), int(config["DIAGS_SEED"]))
     if not config.get("DIAGS_DB_PREPARED"):
         clear_runtime(store.database)
     return store
@@ -63,14 +64,16 @@ def open_database(config: dict[str, Any], fixture: dict[str, Any] | None = None)
 
 def init_app(app: Flask) -> None:
     """Load the data and attach the services to ``app``."""
-    fixture = load_fixture(app.config)
     store: Store
+    fixture: dict[str, Any] | None = None
     database: Database | None = None
     seed: int | None = None
     if app.config.get("DIAGS_DB"):
-        sqlite = open_database(app.config, fixture)
+        # A filled database is not generated again: with a million records that takes minutes per worker.
+        sqlite = open_database(app.config)
         store, database, seed = sqlite, sqlite.database, sqlite.seed()
     else:
+        fixture = load_fixture(app.config)
         store = MemoryStore(fixture)
     app.extensions[EXTENSION] = Services(
         store=store,

@@ -406,6 +406,17 @@ def _count_over_http(port: int) -> int:
             431,
             id="more-than-100-headers",
         ),
+        pytest.param(
+            _request("GET", RESOURCE, AUTH_LINE + b"Bad Header Name: v\r\n"), 400, id="space-in-a-header-name"
+        ),
+        pytest.param(
+            _request("GET", RESOURCE, AUTH_LINE + b"no colon here\r\n"), 400, id="header-line-without-colon"
+        ),
+        pytest.param(
+            _request("GET", RESOURCE, AUTH_LINE + b"X-Big: " + b"h" * 1_000_000 + b"\r\n"),
+            431,
+            id="header-past-the-servers-buffer",
+        ),
     ],
 )
 def test_what_granian_refuses_before_the_app_gets_a_4xx_without_a_body(

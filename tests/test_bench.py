@@ -22,7 +22,8 @@ from bench.workloads import Call, DataShape, Workload, bare_twin, build_workload
 READY_SECONDS = 60.0
 TINY = Bounds(seconds=5.0, max_requests=60, connections=3)
 SMOKE_ARGS = ["--duration", "0.5", "--repeat", "1", "--warmup", "0.2", "--max-requests", "40",
-              "--connections", "2", "--startup-runs", "1", "--scale-diags", "0", "--only", "first page,POST"]
+              "--connections", "2", "--startup-runs", "1", "--only", "first page,POST",
+              "--scale-diags", "300", "--scale-devices", "30", "--scale-stores", "memory"]
 README = "# Title\n\nbefore\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\nafter\n"
 
 
@@ -114,7 +115,9 @@ def test_readme_without_markers_is_left_alone(tmp_path: Path) -> None:
     assert readme.read_text() == "# Title\n\nno markers\n"
 
 
-def test_smoke_run_reports_between_the_markers_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_smoke_run_reports_between_the_markers_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(README)
     run.main([*SMOKE_ARGS, "--generator", "python", "--readme", str(readme)])
@@ -128,4 +131,5 @@ def test_smoke_run_reports_between_the_markers_only(tmp_path: Path, capsys: pyte
     assert "| POST (documented body) |" in block
     assert "unexpected answers" not in block
     assert "Start-up to the first answered page" in block
+    assert "| memory | filtered by device |" in block
     assert block in capsys.readouterr().out

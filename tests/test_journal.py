@@ -96,6 +96,13 @@ def test_failed_and_unknown_requests_are_recorded_and_admin_requests_are_not(cli
         ("/nowhere", 404, None), (RESOURCE, 401, None)]
 
 
+def test_a_body_the_mock_did_not_read_is_not_read_for_the_journal(client: FlaskClient) -> None:
+    payload = json.dumps(BODY).encode()
+    client.post(RESOURCE, data=payload, content_type="application/json")
+    [entry] = journal(client)
+    assert (entry["status"], entry["body"], entry["body_bytes"]) == (401, None, len(payload))
+
+
 def test_the_body_excerpt_is_bounded(client: FlaskClient, auth: dict[str, str]) -> None:
     notes = "é" * (EXCERPT_CHARS * 2)
     client.post(RESOURCE, json={**BODY, "notes": notes}, headers=auth)
@@ -111,6 +118,7 @@ def test_faulted_and_dropped_requests_name_their_faults(client: FlaskClient, aut
     client.post(RESOURCE, json=BODY, headers=auth)
     assert [(entry["status"], entry["faults"]) for entry in journal(client)] == [
         (None, [drop["id"]]), (503, [error["id"]])]
+    assert json.loads(journal(client, method="POST")[0]["body"]) == BODY
 
 
 def test_the_journal_keeps_only_the_newest_entries(app_config: dict[str, Any], auth: dict[str, str]) -> None:

@@ -206,17 +206,24 @@ def start(servers: list[Server], tmp_path: Path, *options: str) -> Server:
 
 def test_a_restart_with_db_keeps_the_data(servers: list[Server], tmp_path: Path) -> None:
     database = str(tmp_path / "mock.db")
-    first = start(servers, tmp_path, "--db", database)
+    first = start(servers, tmp_path, "--db", database, "--latency", "1")
     created = first.post(notes="before the restart")
     assert created.status_code == 201
     device = {"id": "device-new", "name": "N", "serial": "S"}
     added = requests.post(f"{first.base}/__admin/devices", json=device, headers=ADMIN,
                           timeout=REQUEST_TIMEOUT_SECONDS)
     assert added.status_code == 201
+    run_time_fault = {"method": "PUT", "status": 500}
+    assert requests.post(f"{first.base}/__admin/faults", json=run_time_fault, headers=ADMIN,
+                         timeout=REQUEST_TIMEOUT_SECONDS).status_code == 201
     first.stop()
 
-    second = start(servers, tmp_path, "--db", database)
+    second = start(servers, tmp_path, "--db", database, "--latency", "1")
     assert created.json() in second.records()
+    # Faults belong to a run: the start-up one is back, once; the one added at run time is gone.
+    faults = requests.get(f"{second.base}/__admin/faults", headers=ADMIN,
+                          timeout=REQUEST_TIMEOUT_SECONDS).json()
+    assert [fault["latency_ms"] for fault in faults["faults"]] == [1]
     assert second.post(device_id="device-new").status_code == 201
     next_one = second.post()
     assert int(next_one.json()["id"].removeprefix("diag-")) > int(created.json()["id"].removeprefix("diag-"))
@@ -257,8 +264,11 @@ def sessions_on_two_workers(server: Server, attempts: int = 40) -> tuple[request
 
 
 def test_two_workers_on_one_db_see_each_others_writes(servers: list[Server], tmp_path: Path) -> None:
-    server = start(servers, tmp_path, "--db", str(tmp_path / "mock.db"), "--workers", "2")
+    database = str(tmp_path / "mock.db")
+    server = start(servers, tmp_path, "--db", database, "--workers", "2", "--error-rate", "0")
     one, two = sessions_on_two_workers(server)
+    startup_faults = one.get(f"{server.base}/__admin/faults", headers=ADMIN, timeout=REQUEST_TIMEOUT_SECONDS)
+    assert startup_faults.json()["count"] == 1  # set up once for both workers, not once by each
     processes = (_state(one, server.base)["process"], _state(two, server.base)["process"])
 
     created = server.post(one, notes="written by one worker")

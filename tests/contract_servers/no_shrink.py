@@ -3,7 +3,7 @@
 Whether the suite catches a break is settled when hypothesis first finds a failing example; shrinking
 it only makes the example smaller, and against an HTTP server it can take minutes (hypothesis stops
 after five). Loaded with ``-p tests.contract_servers.no_shrink``, it keeps the suite's own profile and
-drops only the shrink phase.
+drops only the shrink phase (and the explain phase, which works on a shrunk example).
 """
 
 from __future__ import annotations
@@ -18,6 +18,6 @@ PROFILE = "contract-suite-check"
 def pytest_configure(config: pytest.Config) -> None:
     """After the suite and hypothesis chose a profile: the same profile, without shrinking."""
     current = settings.get_profile(settings.get_current_profile_name())
-    phases = tuple(phase for phase in current.phases if phase is not Phase.shrink)
+    phases = tuple(phase for phase in current.phases if phase not in (Phase.shrink, Phase.explain))
     settings.register_profile(PROFILE, parent=current, phases=phases)
     settings.load_profile(PROFILE)
