@@ -24,6 +24,7 @@ BENCH_TOKEN = "bench-token"
 AUTH_HEADERS = {"Authorization": f"Bearer {BENCH_TOKEN}"}
 POLL_SECONDS = 0.02
 STOP_SECONDS = 10.0
+PRIVATE_FIELDS = ("Private_Clean:", "Private_Dirty:")
 
 
 def free_port() -> int:
@@ -116,11 +117,19 @@ class Server:
         except OSError:
             return "(no log)"
 
-    def rss_mb(self) -> dict[str, float]:
-        """Resident memory of the server's processes, by role: ``main`` and ``worker``."""
-        main = _rss_mb(self.pid)
-        workers = [_rss_mb(child) for child in _children(self.pid)]
-        return {"main": main, "worker": sum(workers)}
+    def memory_mb(self) -> dict[str, float]:
+        """Memory of the server's processes: resident (``*_rss``) and private to each (``main``, ``worker``).
+
+        A forked worker shares its parent's pages, which its resident size counts again; the
+        private size is what the process alone holds.
+        """
+        children = _children(self.pid)
+        return {
+            "main": _memory_mb(self.pid, PRIVATE_FIELDS),
+            "worker": sum(_memory_mb(child, PRIVATE_FIELDS) for child in children),
+            "main_rss": _memory_mb(self.pid, ("Rss:",)),
+            "worker_rss": sum(_memory_mb(child, ("Rss:",)) for child in children),
+        }
 
     def cpu_seconds(self) -> float:
         """CPU time (user and system) the server's processes have used so far."""
@@ -157,14 +166,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _rss_mb(pid: int) -> float:
+def _memory_mb(pid: int, fields: tuple[str, ...]) -> float:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
     except OSError:
-        pass
-    return 0.0
+        return 0.0
+    return sum(int(line.split()[1]) for line in lines if line.startswith(fields)) / 1024
 
 
 def get(

@@ -97,17 +97,16 @@ def refresh_devices(
         for _name, helper in setup.helpers:
             details.update(helper(rng, now))
         status, issues = assess(details, setup.thresholds)
-        stamp = format_timestamp(now)
-        refreshed.append(
-            store.update(
-                record["id"],
-                {
-                    "details": details,
-                    "status": status,
-                    "issues": issues,
-                    "updated_at": stamp,
-                    "next_check_due": format_timestamp(now + CHECK_INTERVAL),
-                },
-            )
-        )
+        changes = {
+            "details": details,
+            "status": status,
+            "issues": issues,
+            "updated_at": format_timestamp(now),
+            "next_check_due": format_timestamp(now + CHECK_INTERVAL),
+        }
+        try:
+            refreshed.append(store.update(record["id"], changes))
+        except KeyError:
+            # A reset in another worker replaced the data meanwhile; the record is gone, not broken.
+            continue
     return refreshed

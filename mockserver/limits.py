@@ -6,23 +6,29 @@
   A query string of raw bytes that are not UTF-8 is a 400 at the same point.
 - A body sent without ``Content-Length`` (chunked) is held to ``MAX_CONTENT_LENGTH`` as well:
   Werkzeug alone stops reading at the limit and hands the view a silently truncated body.
-- The per-request time-out is a watchdog. ``LimitsMiddleware`` runs the app in a worker thread
-  and waits for it until the deadline; then the client gets a 503 with ``Retry-After`` and the
-  worker is abandoned. So that a 503 means "nothing happened", every store call of the request
-  passes through ``GuardedStore``, which consults the request's ``Deadline``: once the watchdog
-  has declared it expired, any store call raises and the worker ends without effect. Writes
-  hold the deadline's lock, so a write is either wholly before the 503 or not at all. A write
-  that is the request's purpose (``create``, ``reset``, ``add_device``) commits it: the watchdog
-  then lets it run to its answer, late. The writes of a status refresh do not, so a slow refresh
-  is cut off between two records; the 503 then says that the refreshes before it are kept.
+- The per-request time-out is a watchdog. ``LimitsMiddleware`` reads the body in the server's
+  thread, then runs the app in a worker thread and waits for it until the deadline; then the
+  client gets a 503 with ``Retry-After`` and the worker is abandoned. (Only the server's thread
+  may read granian's ``wsgi.input``: from another thread the read holds the GIL while it waits for
+  the client, which freezes the whole process. So the upload itself is not timed: a client that
+  sends less body than it announced waits until it gives up, as granian has no body read
+  time-out, but it holds up nobody else.)
+- So that a 503 means "nothing happened", every store call of the request passes through
+  ``GuardedStore``, which consults the request's ``Deadline``: once the watchdog has declared it
+  expired, any store call raises and the worker ends without effect. Writes hold the deadline's
+  lock, so a write is either wholly before the 503 or not at all. A write that is the request's
+  purpose (``create``, ``reset``, ``add_device``) commits it: the watchdog then lets it run to its
+  answer, late. The writes of a status refresh do not, so a slow refresh is cut off between two
+  records; the 503 then says that the refreshes made before it are kept.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import IO, Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import quote
 
 from flask import Flask, current_app, has_request_context, request
@@ -131,10 +137,18 @@ class GuardedStore:
         return guarded
 
 
+class Readable(Protocol):
+    """What a WSGI input stream offers that the mock uses."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
 class CappedInput:
     """``wsgi.input`` of a body without ``Content-Length``: a 413 once it is seen to pass ``limit``."""
 
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
+    def __init__(self, stream: Readable, limit: int) -> None:
         self.stream = stream
         self.limit = limit
         self.seen = 0
@@ -151,6 +165,35 @@ class CappedInput:
 
     def readline(self, size: int | None = -1) -> bytes:
         return self._counted(self.stream.readline(-1 if size is None else size))
+
+
+def _read_up_to(stream: Readable, size: int) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def buffered_input(environ: Environ, limit: int | None) -> Readable:
+    """The request body, read now (in the server's thread), as the stream the app will read."""
+    stream = environ["wsgi.input"]
+    declared = environ.get("CONTENT_LENGTH")
+    if declared:
+        length = int(declared) if declared.isdigit() else 0
+        # Over the limit, Werkzeug answers 413 from the header alone: the body is never wanted.
+        if limit is not None and length > limit:
+            return io.BytesIO()
+        return io.BytesIO(_read_up_to(stream, length))
+    if not environ.get("wsgi.input_terminated"):
+        return io.BytesIO()  # Werkzeug reads no body of unknown length from such a server either
+    if limit is None:
+        return io.BytesIO(stream.read())
+    return CappedInput(io.BytesIO(_read_up_to(stream, limit + 1)), limit)
 
 
 class _Run:
@@ -199,12 +242,14 @@ class LimitsMiddleware:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         config = self.app.config
-        limit = config.get("MAX_CONTENT_LENGTH")
-        if limit is not None and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
-            environ["wsgi.input"] = CappedInput(environ["wsgi.input"], int(limit))
+        limit = None if config.get("MAX_CONTENT_LENGTH") is None else int(config["MAX_CONTENT_LENGTH"])
         seconds = float(config.get("DIAGS_REQUEST_TIMEOUT") or 0)
         if seconds <= 0:
+            streamed = not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated")
+            if limit is not None and streamed:
+                environ["wsgi.input"] = CappedInput(environ["wsgi.input"], limit)
             return self.wsgi_app(environ, start_response)
+        environ["wsgi.input"] = buffered_input(environ, limit)
         deadline = Deadline(seconds)
         environ[DEADLINE_KEY] = deadline
         run = _Run(self.wsgi_app, environ, deadline)

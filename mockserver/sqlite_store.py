@@ -46,7 +46,11 @@ def sequence_of(record_id: str) -> int:
     digits = record_id.removeprefix(ID_PREFIX)
     return int(digits) if record_id.startswith(ID_PREFIX) and digits.isascii() and digits.isdigit() else 0
 
-INSERT_DIAGNOSTIC = "INSERT INTO diagnostics (id, device_id, diagnostic_type, body) VALUES (?, ?, ?, ?)"
+INSERT_DIAGNOSTIC = ("INSERT INTO diagnostics (position, id, device_id, diagnostic_type, body) "
+                     "VALUES (?, ?, ?, ?, ?)")
+#: Positions are 1..N with no gaps (records are only appended, and a reset rewrites them all), so the
+#: count is the last position and a page of everything is a range of positions, not an OFFSET scan.
+LAST_POSITION = "SELECT coalesce(max(position), 0) FROM diagnostics"
 
 
 class DatabaseError(RuntimeError):
@@ -193,8 +197,9 @@ class SqliteStore:
                                ((device["id"], orjson.dumps(device)) for device in fixture["devices"]))
         last_sequence = _meta_int(connection, "last_sequence")
         rows = []
-        for record in fixture["diagnostics"]:
-            rows.append((record["id"], record["device_id"], record["diagnostic_type"], orjson.dumps(record)))
+        for position, record in enumerate(fixture["diagnostics"], start=1):
+            rows.append((position, record["id"], record["device_id"], record["diagnostic_type"],
+                         orjson.dumps(record)))
             last_sequence = max(last_sequence, sequence_of(record["id"]))
         connection.executemany(INSERT_DIAGNOSTIC, rows)
         set_meta(connection, "last_sequence", last_sequence)
@@ -214,9 +219,9 @@ class SqliteStore:
         """The total number of matches, and the records at ``offset`` .. ``offset + limit``."""
         with self.database.read() as connection:
             if device_id is None:
-                total = connection.execute("SELECT count(*) FROM diagnostics").fetchone()[0]
-                rows = connection.execute("SELECT body FROM diagnostics ORDER BY position LIMIT ? OFFSET ?",
-                                          (limit, offset)).fetchall() if limit else []
+                total = connection.execute(LAST_POSITION).fetchone()[0]
+                rows = connection.execute("SELECT body FROM diagnostics WHERE position > ? ORDER BY position "
+                                          "LIMIT ?", (offset, limit)).fetchall() if limit else []
             else:
                 total = connection.execute("SELECT count(*) FROM diagnostics WHERE device_id = ?",
                                            (device_id,)).fetchone()[0]
@@ -241,8 +246,9 @@ class SqliteStore:
             record = {"id": format_id(sequence), **{key: value for key, value in fields.items()
                                                     if key != "id"}}
             raw = orjson.dumps(record)
+            position = connection.execute(LAST_POSITION).fetchone()[0] + 1
             connection.execute(INSERT_DIAGNOSTIC,
-                               (record["id"], record["device_id"], record["diagnostic_type"], raw))
+                               (position, record["id"], record["device_id"], record["diagnostic_type"], raw))
             set_meta(connection, "last_sequence", sequence)
         return orjson.loads(raw)
 
@@ -277,5 +283,5 @@ class SqliteStore:
     def stats(self) -> dict[str, int]:
         with self.database.read() as connection:
             devices = connection.execute("SELECT count(*) FROM devices").fetchone()[0]
-            diagnostics = connection.execute("SELECT count(*) FROM diagnostics").fetchone()[0]
+            diagnostics = connection.execute(LAST_POSITION).fetchone()[0]
         return {"devices": int(devices), "diagnostics": int(diagnostics)}

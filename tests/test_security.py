@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -76,8 +77,12 @@ def test_tokens_are_compared_in_constant_time_against_every_token(
     assert len(compared) == 2
 
 
-def slow_clock() -> datetime:
-    time.sleep(0.5)
+HELD = threading.Event()
+
+
+def held_clock() -> datetime:
+    """A clock that holds its caller until released (bounded), so a request is sure to pass its time-out."""
+    HELD.wait(10)
     return datetime.now(UTC)
 
 
@@ -108,16 +113,23 @@ def recorder() -> Iterator[Recorder]:
 def test_no_token_reaches_a_log_or_an_answer(
     app_config: dict[str, Any], good: dict[str, str], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = create_app({"TESTING": True, **app_config, "DIAGS_CLOCK": slow_clock, "DIAGS_REQUEST_TIMEOUT": 0.2})
+    app = create_app({"TESTING": True, **app_config})
     client = app.test_client()
+    HELD.clear()
+    held = create_app(
+        {"TESTING": True, **app_config, "DIAGS_CLOCK": held_clock, "DIAGS_REQUEST_TIMEOUT": 0.3}
+    )
     answers = [
         client.get(RESOURCE, headers=good),
         client.get(RESOURCE, headers={"Authorization": f"Bearer {WRONG}"}),
         client.get(RESOURCE, headers={"Authorization": WRONG}),
         client.get(RESOURCE, headers={"Authorization": f"Token {WRONG}"}),
         client.get(RESOURCE, headers={**good, "X-Pad": "p" * config.MAX_HEADER_BYTES}),  # 431
-        client.post(RESOURCE, json=VALID, headers=good),  # 503: the slow clock passes the time-out
+        held.test_client().post(
+            RESOURCE, json=VALID, headers=good
+        ),  # 503: the held clock passes the time-out
     ]
+    HELD.set()
     monkeypatch.setattr(app.extensions["diags"].store.inner, "page", _explode)
     answers.append(client.get(RESOURCE, headers=good))  # 500: a crash, logged with its traceback
     assert [answer.status_code for answer in answers] == [200, 401, 401, 401, 431, 503, 500]

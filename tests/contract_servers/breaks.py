@@ -34,6 +34,16 @@ BREAKS: dict[str, str] = {
     "500-on-bad-json": "a POST body that is not JSON crashes the handler: 500",
     "bad-severity-accepted": "issues with a severity outside low/medium/high/critical are stored (201)",
     "unstable-order": "every GET returns the records in a new random order",
+    "no-previous": "previous is always null, even past the first page",
+    "skipping-pages": "next advances by limit + 1, so one record is skipped between pages",
+    "prefix-filter": "GET ?id= matches every device whose id starts with the value (no 404 for a prefix)",
+    "empty-device-404": "GET ?id=<device without diagnostics> answers 404 instead of 200 with count 0",
+    "html-on-other-methods": "PUT, DELETE, PATCH... get the standard library's 501 text/html page",
+    "refresh-drops-notes": "update_status=true rebuilds refreshed records, losing notes and the like",
+    "non-utc-timestamps": "created_at and updated_at are written with a +02:00 offset",
+    "list-drops-fields": "GET omits notes, reported_by, performed_by and priority though POST stored them",
+    "error-body-not-object": "error bodies are a bare JSON string",
+    "post-unknown-device-201": "POST for a device the inventory lacks is stored (201) with an empty name",
 }
 
 

@@ -20,6 +20,8 @@ SEED = 7321
 SEEDED_RECORDS = 30
 CHECK_INTERVAL = timedelta(hours=6)
 SEVERITIES = ("low", "medium", "high", "critical")
+HELPER_FIELDS = frozenset({"id", "device_id", "device_name", "device_serial", "diagnostic_type", "site",
+                           "status", "details", "issues", "created_at", "updated_at", "next_check_due"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ DEVICES = (
     # A device with no diagnostics: GET ?id=dev_e21c is 200 with count 0.
     Device("dev_e21c", "Spare Laptop T14", "T14-PF3KQ9", "IT storage"),
 )
+EMPTY_DEVICE_ID = DEVICES[-1].device_id
 
 
 def timestamp(moment: datetime, *, sloppy: bool = False) -> str:
@@ -156,10 +159,13 @@ class Store:
         with self._lock:
             self._records.append(copy.deepcopy(record))
 
-    def refresh(self, device_ids: set[str], *, store: bool = True) -> dict[str, Record]:
+    def refresh(
+        self, device_ids: set[str], *, store: bool = True, rebuild: bool = False
+    ) -> dict[str, Record]:
         """Run the health helper for these devices: a new reading on each one's latest health check.
 
-        Returns the refreshed records by id; with ``store=False`` they are computed but not kept.
+        Returns the refreshed records by id; with ``store=False`` they are computed but not kept, with
+        ``rebuild=True`` the record keeps only the helper's own fields (a break: what was sent is lost).
         """
         refreshed: dict[str, Record] = {}
         with self._lock:
@@ -170,6 +176,9 @@ class Store:
             now = datetime.now(UTC)
             for record in latest.values():
                 target = record if store else copy.deepcopy(record)
+                if rebuild:
+                    for name in set(target) - HELPER_FIELDS:
+                        del target[name]
                 target["status"], target["details"], target["issues"] = health_reading(self._rng, now)
                 target["updated_at"] = timestamp(now)
                 target["next_check_due"] = timestamp(now + CHECK_INTERVAL)

@@ -18,7 +18,7 @@ import random
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -41,11 +41,13 @@ class ReferenceServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, port: int, token: str, active: frozenset[str], *, verbose: bool = False) -> None:
+    def __init__(self, port: int, token: str, active: frozenset[str], *, max_limit: int = MAX_LIMIT,
+                 verbose: bool = False) -> None:
         super().__init__(("127.0.0.1", port), Handler)
         self.store = Store()
         self.token = token
         self.breaks = active
+        self.max_limit = max_limit
         self.verbose = verbose
 
 
@@ -85,6 +87,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def send_problem(self, status: int, message: str, *, close: bool = False) -> None:
+        if self.broken("error-body-not-object"):
+            self.send_json(status, message, close=close)
+            return
         if self.broken("html-errors"):
             page = f"<html><body><h1>{status}</h1><p>{message}</p></body></html>".encode()
             self.send_response(status)
@@ -145,6 +150,8 @@ class Handler(BaseHTTPRequestHandler):
             self.list_diagnostics()
         elif self.command == "POST":
             self.create(body)
+        elif self.broken("html-on-other-methods"):
+            BaseHTTPRequestHandler.send_error(self, 501, f"Unsupported method ({self.command!r})")
         else:
             self.send_problem(405, f"{self.command} is not supported here")
 
@@ -159,38 +166,52 @@ class Handler(BaseHTTPRequestHandler):
     def list_diagnostics(self) -> None:
         query = parse_qsl(urlsplit(self.path).query, keep_blank_values=True)
         params = dict(reversed(query))  # the first spelling of a repeated parameter wins
-        store = self.server.store
         device_id = params.get("id") or None
-        if device_id is not None and store.device(device_id) is None:
+        records = self.matching(device_id)
+        if records is None:
             if self.broken("unknown-device-200"):
                 self.send_json(200, {"count": 0, "next": None, "previous": None, "results": []})
             else:
                 self.send_problem(404, f"device {device_id!r} does not exist")
             return
-        records = store.records(None if self.broken("ignored-filter") else device_id)
         if params.get("update_status", "").lower() in TRUE_SPELLINGS:
-            stored = not self.broken("update-status-not-stored")
-            refreshed = store.refresh({r["device_id"] for r in records}, store=stored)
+            refreshed = self.server.store.refresh(
+                {r["device_id"] for r in records}, store=not self.broken("update-status-not-stored"),
+                rebuild=self.broken("refresh-drops-notes"))
             records = [refreshed.get(r["id"], r) for r in records]
         records.reverse()
         if self.broken("unstable-order"):
             random.shuffle(records)
         limit = _non_negative(params.get("limit")) or DEFAULT_LIMIT
-        limit = DEFAULT_LIMIT if self.broken("limit-ignored") else min(limit, MAX_LIMIT)
+        limit = DEFAULT_LIMIT if self.broken("limit-ignored") else min(limit, self.server.max_limit)
         offset = _non_negative(params.get("offset")) or 0
         page = records[offset : offset + limit]
         step = limit - 1 if self.broken("overlapping-pages") and limit > 1 else limit
+        step += 1 if self.broken("skipping-pages") else 0
         next_offset = offset + step if offset + limit < len(records) else None
         if next_offset is None and self.broken("next-loops"):
             next_offset = offset
-        previous_offset = max(0, offset - limit) if offset > 0 else None
+        previous_offset = max(0, offset - limit) if offset > 0 and not self.broken("no-previous") else None
         count = len(records) + 1 if self.broken("wrong-count") else len(records)
         self.send_json(200, {
             "count": count,
             "next": self.page_link(query, next_offset, limit),
             "previous": self.page_link(query, previous_offset, limit),
-            "results": [self.present(r) for r in page],
+            "results": [self.present(r, listing=True) for r in page],
         })
+
+    def matching(self, device_id: str | None) -> list[Record] | None:
+        """The records a listing covers, oldest first; None when ``device_id`` names no device."""
+        store = self.server.store
+        if device_id is None:
+            return store.records(None)
+        if store.device(device_id) is None:
+            if self.broken("prefix-filter"):
+                found = [r for r in store.records(None) if r["device_id"].startswith(device_id)]
+                return found or None
+            return None
+        found = store.records(None if self.broken("ignored-filter") else device_id)
+        return None if not found and self.broken("empty-device-404") else found
 
     def page_link(self, query: list[tuple[str, str]], offset: int | None, limit: int) -> str | None:
         if offset is None:
@@ -204,8 +225,15 @@ class Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_port}"
         return f"http://{host}{target}"
 
-    def present(self, record: Record) -> Record:
+    def present(self, record: Record, *, listing: bool = False) -> Record:
         """A stored record as it goes on the wire (where the output-side breaks live)."""
+        if listing and self.broken("list-drops-fields"):
+            for name in ("notes", "reported_by", "performed_by", "priority"):
+                record.pop(name, None)
+        if self.broken("non-utc-timestamps"):
+            for name in ("created_at", "updated_at"):
+                moment = datetime.fromisoformat(record[name].replace("Z", "+00:00"))
+                record[name] = moment.astimezone(timezone(timedelta(hours=2))).isoformat()
         if self.broken("missing-field"):
             record.pop("device_serial", None)
         if self.broken("bad-datetime"):
@@ -228,6 +256,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_problem(401, "authentication required")
             return
         device = self.server.store.device(body["device_id"])
+        if device is None and self.broken("post-unknown-device-201"):
+            device = Device(body["device_id"], "", "", "")
         if device is None:
             self.send_problem(404, f"device {body['device_id']!r} does not exist")
             return
@@ -297,10 +327,13 @@ class RunningServer:
         self.thread.join(timeout=10)
 
 
-def start(token: str, active_breaks: Iterable[str] = (), *, port: int = 0) -> RunningServer:
+def start(token: str, active_breaks: Iterable[str] = (), *, port: int = 0,
+          max_limit: int = MAX_LIMIT) -> RunningServer:
     """Start a reference server on 127.0.0.1 (a free port unless given); ``stop()`` it when done."""
-    server = ReferenceServer(port, token, breaks_module.check_names(list(active_breaks)))
-    thread = threading.Thread(target=server.serve_forever, name="reference-server", daemon=True)
+    server = ReferenceServer(port, token, breaks_module.check_names(list(active_breaks)), max_limit=max_limit)
+    # A short poll interval makes stop() quick; tests start and stop many servers.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="reference-server", daemon=True)
     thread.start()
     return RunningServer(server, thread)
 
@@ -315,10 +348,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--break", dest="breaks", action="append", default=[],
                         choices=sorted(breaks_module.BREAKS),
                         help="turn on a deliberate contract violation (repeatable)")
+    parser.add_argument("--max-limit", type=int, default=MAX_LIMIT,
+                        help="the page size cap, left to the server by the contract (default %(default)s)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     active = breaks_module.check_names(args.breaks)
-    server = ReferenceServer(args.port, args.token, active, verbose=args.verbose)
+    server = ReferenceServer(args.port, args.token, active, max_limit=args.max_limit, verbose=args.verbose)
     print(f"reference server on http://127.0.0.1:{server.server_port}{API_PREFIX}", flush=True)
     try:
         server.serve_forever()
