@@ -240,14 +240,14 @@ def _store_lines(run: StoreRun, diags: int) -> list[str]:
 
 
 def _memory_line(run: StoreRun, diags: int) -> str:
-    worker, main = run.large_memory["worker"], run.large_memory["main"]
+    total, worker, resident = (run.large_memory[key] for key in ("total", "worker", "worker_rss"))
     database = f"; database file {run.database_mb:,.0f} MB" if run.database_mb is not None else ""
     return (
-        f"- {run.store}: with {diags:,} records the worker holds {worker:,.0f} MB of its own "
-        f"({run.large_memory['worker_rss']:,.0f} MB resident, pages shared with the main process included) "
-        f"and the main process {main:,.0f} MB (with {BASE_DIAGS:,} records: worker "
-        f"{run.small_memory['worker']:,.0f} MB){database}; first page answered {run.large_ready_s:.0f} s "
-        f"after launch. Under {MEMORY_TARGET_MB:,} MB: {_yes(worker + main < MEMORY_TARGET_MB)}."
+        f"- {run.store}: with {diags:,} records the server holds {total:,.0f} MB (main process and worker, "
+        f"shared pages counted once; with {BASE_DIAGS:,} records: {run.small_memory['total']:,.0f} MB); "
+        f"the worker alone {worker:,.0f} MB, resident {resident:,.0f} MB{database}; first page answered "
+        f"{run.large_ready_s:.0f} s after launch. "
+        f"Under {MEMORY_TARGET_MB:,} MB: {_yes(total < MEMORY_TARGET_MB)}."
     )
 
 

@@ -118,16 +118,16 @@ class Server:
             return "(no log)"
 
     def memory_mb(self) -> dict[str, float]:
-        """Memory of the server's processes: resident (``*_rss``) and private to each (``main``, ``worker``).
+        """Memory of the server's processes, in MB.
 
-        A forked worker shares its parent's pages, which its resident size counts again; the
-        private size is what the process alone holds.
+        ``total`` is their proportional set size summed: each page shared by the main process and
+        its forked workers counts once. ``worker`` is what the workers hold alone (private), and
+        ``worker_rss`` their resident size, shared pages included.
         """
         children = _children(self.pid)
         return {
-            "main": _memory_mb(self.pid, PRIVATE_FIELDS),
+            "total": sum(_memory_mb(pid, ("Pss:",)) for pid in [self.pid, *children]),
             "worker": sum(_memory_mb(child, PRIVATE_FIELDS) for child in children),
-            "main_rss": _memory_mb(self.pid, ("Rss:",)),
             "worker_rss": sum(_memory_mb(child, ("Rss:",)) for child in children),
         }
 

@@ -27,7 +27,9 @@ def _known_token(candidate: str, tokens: list[str]) -> bool:
 def check_bearer(authorization: str | None, tokens: list[str]) -> None:
     """Raise the 401 ``ApiError`` unless ``authorization`` is ``Bearer <known token>``."""
     if not authorization:
-        raise unauthorized("Authentication credentials were not provided: send 'Authorization: Bearer <token>'.")
+        raise unauthorized(
+            "Authentication credentials were not provided: send 'Authorization: Bearer <token>'."
+        )
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer":
         # Only a standard scheme name is echoed: a bare token sent without a scheme must not come back.

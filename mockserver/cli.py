@@ -125,16 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(_env("PORT", 8000)),
                        help="port to bind (env DIAGS_PORT; default %(default)s)")
     serve.add_argument("--token", action="append", dest="tokens", metavar="TOKEN",
-                       help="an accepted bearer token; repeat for several (env DIAGS_TOKENS, comma-separated; "
-                            f"default {config.DEFAULT_TOKEN})")
+                       help="an accepted bearer token; repeat for several "
+                            f"(env DIAGS_TOKENS, comma-separated; default {config.DEFAULT_TOKEN})")
     _add_data_options(serve)
     serve.add_argument("--fixtures", type=Path, default=_env("FIXTURES", None), metavar="FILE",
-                       help="serve the devices and diagnostics of this fixture file instead of generating them "
-                            "(env DIAGS_FIXTURES)")
+                       help="serve the devices and diagnostics of this fixture file "
+                            "instead of generating them (env DIAGS_FIXTURES)")
     serve.add_argument("--helpers-config", type=Path, default=_env("HELPERS_CONFIG", None), metavar="FILE",
-                       help="JSON file configuring the diagnostic helpers that update_status=true runs, e.g. "
-                            '{"helpers": ["resources", "connectivity"], "thresholds": {"disk_low_percent": 25}} '
-                            "(env DIAGS_HELPERS_CONFIG)")
+                       help="JSON file configuring the diagnostic helpers that update_status=true "
+                            'runs, e.g. {"helpers": ["resources", "connectivity"], '
+                            '"thresholds": {"disk_low_percent": 25}} (env DIAGS_HELPERS_CONFIG)')
     serve.add_argument("--page-size", type=int, default=int(_env("PAGE_SIZE", config.DEFAULT_PAGE_SIZE)),
                        help="page size when the request gives no limit "
                             "(env DIAGS_PAGE_SIZE; default %(default)s)")
@@ -278,8 +278,8 @@ def _progress(done: int, total: int) -> None:
 def _fixtures(args: argparse.Namespace) -> None:
     fixture = fixtures.generate(args.seed, args.devices, args.diags, args.reference_time, progress=_progress)
     fixtures.write(fixture, args.output)
-    print(f"wrote {len(fixture['devices'])} devices and {len(fixture['diagnostics'])} diagnostics to {args.output}",
-          file=sys.stderr)
+    counts = f"{len(fixture['devices'])} devices and {len(fixture['diagnostics'])} diagnostics"
+    print(f"wrote {counts} to {args.output}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -66,7 +66,9 @@ def parse_config(config: Any) -> HelperSetup:
         raise HelperConfigError("'helpers' must be a list of helper names")
     unknown = [name for name in names if name not in REGISTRY]
     if unknown:
-        raise HelperConfigError(f"unknown helper(s) {', '.join(map(repr, unknown))}; known: {', '.join(REGISTRY)}")
+        raise HelperConfigError(
+            f"unknown helper(s) {', '.join(map(repr, unknown))}; known: {', '.join(REGISTRY)}"
+        )
     raw_thresholds = config.get("thresholds", {})
     known = {field.name for field in dataclasses.fields(Thresholds)}
     if not isinstance(raw_thresholds, dict):

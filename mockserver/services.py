@@ -18,8 +18,6 @@ from .sqlite_store import Database, SqliteStore, clear_runtime
 from .store import MemoryStore, Store
 
 EXTENSION = "diags"
-#: Up to this many diagnostics, the start-up data stays in memory so that a reset need not load it again.
-KEEP_FIXTURE_MAX = 50_000
 
 
 @dataclass
@@ -43,7 +41,9 @@ def load_fixture(config: dict[str, Any]) -> dict[str, Any]:
         return fixture
     if config.get("DIAGS_FIXTURES_PATH"):
         return fixtures.load(config["DIAGS_FIXTURES_PATH"])
-    wanted = (config["DIAGS_SEED"], config["DIAGS_DEVICES"], config["DIAGS_DIAGS"], config["DIAGS_REFERENCE_TIME"])
+    wanted = (
+        config["DIAGS_SEED"], config["DIAGS_DEVICES"], config["DIAGS_DIAGS"], config["DIAGS_REFERENCE_TIME"]
+    )
     defaults = (fixtures.DEFAULT_SEED, fixtures.DEFAULT_DEVICES, fixtures.DEFAULT_DIAGS,
                 fixtures.DEFAULT_REFERENCE_TIME)
     if wanted == defaults:
@@ -77,10 +77,6 @@ def init_app(app: Flask) -> None:
     else:
         fixture = load_fixture(app.config)
         store = MemoryStore(fixture)
-        if len(fixture["diagnostics"]) > KEEP_FIXTURE_MAX:
-            # Kept for fast resets, a million records as dicts held 1.3 GB beside the store's 0.6 GB;
-            # a reset without it loads the same data again from the config.
-            fixture = None
     app.extensions[EXTENSION] = Services(
         store=store,
         database=database,

@@ -345,9 +345,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--token", required=True)
-    parser.add_argument("--break", dest="breaks", action="append", default=[],
+    parser.add_argument("--break", dest="breaks", action="append", default=[], metavar="NAME",
                         choices=sorted(breaks_module.BREAKS),
-                        help="turn on a deliberate contract violation (repeatable)")
+                        help="turn on a deliberate contract violation (repeatable): "
+                             + ", ".join(sorted(breaks_module.BREAKS)))
     parser.add_argument("--max-limit", type=int, default=MAX_LIMIT,
                         help="the page size cap, left to the server by the contract (default %(default)s)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
