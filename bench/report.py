@@ -60,8 +60,8 @@ def machine_line() -> str:
     """One line saying what ran the benchmark, and how busy the machine was."""
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return (
-        f"{_cpu_model()}, {os.cpu_count()} cores, {_memory_gb():.0f} GB; {platform.system()} "
-        f"{platform.release()}; Python {platform.python_version()}, Flask {_version('flask')}, "
+        f"{_cpu_model()}, {os.cpu_count()} cores, {_memory_gb():.0f} GB; {platform.system()}; "
+        f"Python {platform.python_version()}, Flask {_version('flask')}, "
         f"granian {_version('granian')}, orjson {_version('orjson')}; load average at start {load}"
     )
 

@@ -17,8 +17,9 @@ from .exchange import Exchange
 #: No walk follows more links than this, whatever ``count`` says.
 MAX_WALK_PAGES = 40
 WALK_ATTEMPTS = 3
-#: Any server's page cap is at least this, so a limit up to it must be met exactly.
-SMALL_LIMIT = 10
+#: The contract sets no minimum page cap; no sane server caps pages below this, so a limit up to it
+#: must be met exactly (when enough records remain).
+SMALL_LIMIT = 2
 
 
 LISTED = Expect(200, rule="list_answers_200", why="a valid listing request")
@@ -134,8 +135,10 @@ def walk_visits_each_record_once(exchange: Exchange, walk: Walk) -> str | None:
 def previous_walks_back_to_first_page(
     exchange: Exchange, forward: Walk, backward: list[Exchange]
 ) -> str | None:
+    if len(forward.pages) > 1 and not backward:
+        return f"the last of {len(forward.pages)} pages reached through next has previous = null"
     if not backward:
-        return None
+        return None  # one page: nothing to walk back over
     if len(backward) != len(forward.pages) - 1:
         return (f"following previous from the last page met {len(backward)} pages, "
                 f"following next met {len(forward.pages) - 1}")
@@ -175,6 +178,14 @@ def page_links_keep_query(exchange: Exchange, sent: dict[str, Any]) -> str | Non
 def first_page_has_no_previous(exchange: Exchange) -> str | None:
     if exchange.payload.get("previous") is not None:
         return f"the first page (offset 0) has previous = {exchange.payload['previous']!r}, not null"
+    return None
+
+
+@claim
+def previous_set_past_the_first_page(exchange: Exchange, offset: int) -> str | None:
+    if exchange.payload.get("previous") is None:
+        return f"offset {offset} > 0 leaves records before this page (count {page_count(exchange)}), " \
+               "yet previous is null"
     return None
 
 
@@ -238,6 +249,9 @@ def check_page(exchange: Exchange, sent: dict[str, Any]) -> None:
     offset = int(sent.get("offset", 0))
     if offset == 0:
         first_page_has_no_previous(exchange)
+    elif offset <= page_count(exchange):
+        # Past the end is left open: null there is as defensible as a link back.
+        previous_set_past_the_first_page(exchange, offset)
     next_is_null_exactly_at_the_end(exchange, offset)
     page_size_consistent_with_count(exchange, offset)
     page_links_keep_query(exchange, sent)

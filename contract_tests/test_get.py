@@ -26,11 +26,14 @@ from .paging import (
     walk_forward,
     walk_visits_each_record_once,
 )
-from .records import Search, find_records, record_difference
-from .runconfig import RunConfig
+from .posting import create, reserve_one
+from .records import IMMUTABLE, REFRESHABLE, Search, find_records, first_difference, record_difference
+from .runconfig import RunConfig, WriteBudget
 from .strategies import query_params, scaled_examples, unknown_device_ids
 
 WHOLE_LIST_WALK_LIMIT = 1000
+#: Known devices whose ids are bent into near misses (one character cut off, one added).
+NEAR_MISS_DEVICES = 3
 
 
 def link_params(exchange: Exchange) -> dict[str, Any]:
@@ -99,6 +102,26 @@ def test_unknown_device_is_404(api: ApiClient, device_id: str) -> None:
                                              why=f"{device_id!r} names no device"))
 
 
+def near_misses(device_id: str) -> list[str]:
+    """Ids one character away from a known one: a filter that matches prefixes or substrings lists
+    the known device's records for them."""
+    return [probe for probe in (device_id[:-1], device_id + "0") if probe.strip()]
+
+
+def test_device_filter_matches_the_whole_id(api: ApiClient, inventory: Inventory) -> None:
+    probed = [device for device in inventory.devices if device.count > 0][:NEAR_MISS_DEVICES]
+    if not probed:
+        pytest.skip("no device with records was discovered; name one with --device-id")
+    for device in probed:
+        for probe in near_misses(device.id):
+            # The near miss may name a real device: then only its own records may come back.
+            params = {"id": probe, "limit": 100}
+            exchange = api.get(params, expect=Expect({200, 404}, rule="device_filter_matches_whole_id",
+                                                     why=f"{probe!r} is one character off {device.id!r}"))
+            if exchange.status == 200:
+                check_page(exchange, params)
+
+
 @claim
 def refresh_is_what_later_gets_show(exchange: Exchange, search: Search) -> str | None:
     for record in exchange.results:
@@ -140,3 +163,50 @@ def unknown_route_is_a_client_error(exchange: Exchange) -> str | None:
 def test_unknown_route_answers_json(api: ApiClient) -> None:
     exchange = api.request("GET", f"{api.base_url}/diags-kit-no-such-route/")
     unknown_route_is_a_client_error(exchange)
+
+
+#: What the refresh test sends besides device_id and diagnostic_type: fields no status refresh owns.
+CLIENT_FIELDS = {"reported_by": "monitor@company.com", "performed_by": "tech@company.com", "priority": "high"}
+
+
+@claim
+def refresh_keeps_what_it_does_not_own(
+    exchange: Exchange, created: dict[str, Any], sent: dict[str, Any], listed: dict[str, Any] | None
+) -> str | None:
+    record_id = created.get("id")
+    if listed is None:
+        return f"record {record_id!r} is no longer listed for its device after update_status=true"
+    for key in IMMUTABLE:
+        difference = first_difference(created.get(key), listed.get(key), key)
+        if difference:
+            return f"record {record_id!r}, after update_status=true: {difference}"
+    for key, value in sent.items():
+        if key in REFRESHABLE:
+            continue
+        if key not in listed:
+            return f"record {record_id!r} lost {key} (sent on POST) after update_status=true"
+        difference = first_difference(value, listed[key], key)
+        if difference:
+            return f"record {record_id!r}, after update_status=true: {difference}"
+    return None
+
+
+@pytest.mark.writes
+@pytest.mark.refreshes
+def test_refresh_keeps_the_fields_it_does_not_own(api: ApiClient, run: RunConfig, target: Device,
+                                                  write_budget: WriteBudget) -> None:
+    reserve_one(write_budget)
+    body = {"device_id": target.id, "diagnostic_type": "health_check", "status": "warning",
+            "notes": f"{run.tag} kept through a status refresh", **CLIENT_FIELDS}
+    created = create(api, body, target).payload
+    refresh = api.get({"id": target.id, "update_status": "true"}, expect=REFRESHED)
+    if refresh.status == 200:
+        check_page(refresh, {"id": target.id, "update_status": "true"})
+        for record in refresh.results:
+            if isinstance(record, dict) and record.get("id") == created["id"]:
+                refresh_keeps_what_it_does_not_own(refresh, created, body, record)
+    search = find_records(api, target.id, {created["id"]})
+    listed = search.found.get(created["id"])
+    if listed is None and not search.complete:
+        pytest.skip("the device has too many records to find the new one in its first and last pages")
+    refresh_keeps_what_it_does_not_own(search.first, created, body, listed)
