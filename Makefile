@@ -9,7 +9,7 @@ PORT ?= 8000
 SEED ?= 42
 TOKEN ?= YOUR_API_TOKEN
 
-.PHONY: serve test lint unit contract conformance install clean
+.PHONY: serve test lint unit contract conformance bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ test: install lint unit contract
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy mockserver schemas fixtures contract_tests
+	$(BIN)/mypy mockserver schemas fixtures contract_tests bench
 
 unit: install
 	$(BIN)/python -m pytest tests -q
@@ -48,6 +48,10 @@ MAX_EXAMPLES ?= 100
 ## Schemathesis against the mock: every phase, positive and negative data, all checks (MAX_EXAMPLES per operation).
 conformance: install
 	VENV=$(VENV) MAX_EXAMPLES=$(MAX_EXAMPLES) scripts/conformance.sh
+
+## The benchmark (minutes): the mock against a bare Flask app under the same server; writes its table into README.md.
+bench: $(VENV)/.mock-installed
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -37,12 +37,15 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python -m mockserver serve`` on a free loopback port, with its default threads."""
+@pytest.fixture(scope="module", params=["memory", "sqlite-2-workers"])
+def server_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python -m mockserver serve`` on a free loopback port: in memory, or two workers on one ``--db``."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("concurrency") / "serve.log"
+    folder = tmp_path_factory.mktemp("concurrency")
+    log = folder / "serve.log"
     command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--token", TOKEN]
+    if request.param == "sqlite-2-workers":
+        command += ["--db", str(folder / "mock.db"), "--workers", "2"]
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://{HOST}:{port}"
