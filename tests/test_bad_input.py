@@ -11,16 +11,14 @@ from __future__ import annotations
 import gzip
 import json
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from live import serve
 
 import fixtures
 from mockserver import config
@@ -270,60 +268,13 @@ SERVER_TIMEOUT = 1.5
 STARTUP_SECONDS = 60
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real server (granian) on a free loopback port, with a short time-out; yields the port."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "mockserver",
-        "serve",
-        "--port",
-        str(port),
-        "--token",
-        TOKEN,
-        "--request-timeout",
-        str(SERVER_TIMEOUT),
-        "--no-access-log",
-    ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1]
-        )
-    try:
-        _wait_until_listening(port, process, log)
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
-def _wait_until_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"the server exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}"
-            )
-        try:
-            if _exchange(port, _request("GET", RESOURCE + "?limit=0")).status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"the server did not answer within {STARTUP_SECONDS} s")
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    options = ["--request-timeout", str(SERVER_TIMEOUT), "--no-access-log"]
+    with serve(*options, token=TOKEN, log_path=log_path, start_seconds=STARTUP_SECONDS) as running:
+        yield running.port
 
 
 @dataclass

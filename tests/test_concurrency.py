@@ -6,20 +6,16 @@ the count grows by exactly 800.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
+from live import serve
 
 import fixtures
 
-HOST = "127.0.0.1"
 TOKEN = "concurrency-token"
 RESOURCE = "/api/v1/inventory_device_diags/"
 THREADS = 8
@@ -30,43 +26,15 @@ RUN_SECONDS = 300
 PAGE = 100
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module", params=["memory", "sqlite-2-workers"])
 def server_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m mockserver serve`` on a free loopback port: in memory, or two workers on one ``--db``."""
-    port = _free_port()
     folder = tmp_path_factory.mktemp("concurrency")
-    log = folder / "serve.log"
-    command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--token", TOKEN]
+    options = []
     if request.param == "sqlite-2-workers":
-        command += ["--db", str(folder / "mock.db"), "--workers", "2"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")[-2000:]
-            assert time.monotonic() < deadline, f"the server did not answer within {START_SECONDS} s"
-            try:
-                requests.get(url + RESOURCE, timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(15)
+        options = ["--db", str(folder / "mock.db"), "--workers", "2"]
+    with serve(*options, token=TOKEN, log_path=folder / "serve.log", start_seconds=START_SECONDS) as server:
+        yield server.url
 
 
 def _session() -> requests.Session:

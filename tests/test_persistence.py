@@ -7,17 +7,12 @@ would hold), then real ``python -m mockserver serve`` processes: a restart keeps
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import live
 import pytest
 import requests
 
@@ -25,7 +20,6 @@ import fixtures
 from mockserver.faults import SqliteFaultBook, parse_fault
 from mockserver.sqlite_store import Database, DatabaseError, SqliteStore
 
-ROOT = Path(__file__).resolve().parents[1]
 RESOURCE = "/api/v1/inventory_device_diags/"
 TOKEN = "persistence-token"
 ADMIN_TOKEN = "persistence-admin"
@@ -124,40 +118,14 @@ def test_writers_on_two_handles_never_share_an_id(tmp_path: Path) -> None:
 # Real servers.
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class Server:
-    """``python -m mockserver serve`` in its own process group, so that ``kill -9`` takes all of it."""
+    """``python -m mockserver serve`` with the admin API on, in its own process group (see ``live``)."""
 
     def __init__(self, log_path: Path, *options: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        environment = {key: value for key, value in os.environ.items() if not key.startswith("DIAGS_")}
-        self.log = log_path.open("ab")
-        command = [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port), "--token", TOKEN,
-                   "--admin-token", ADMIN_TOKEN, "--no-access-log", *options]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=self.log, stderr=self.log,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
-        self._wait_until_healthy(log_path)
-
-    def _wait_until_healthy(self, log_path: Path) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if requests.get(f"{self.base}/__admin/health", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"the server did not start; its log:\n{log_path.read_text(errors='replace')}")
+        self.live = live.start("--admin-token", ADMIN_TOKEN, "--no-access-log", *options, token=TOKEN,
+                               log_path=log_path, start_seconds=START_TIMEOUT_SECONDS)
+        self.process = self.live.process
+        self.base = self.live.url
 
     def post(self, session: requests.Session | None = None, **fields: Any) -> requests.Response:
         sender = session or requests
@@ -173,19 +141,11 @@ class Server:
         return results
 
     def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.log.close()
+        """``kill -9`` of the server and its workers."""
+        self.live.kill()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
+        self.live.stop()
 
 
 @pytest.fixture

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import live
 import pytest
 import requests
 from flask import Flask
@@ -240,31 +238,8 @@ def test_loopback_is_the_default_address_everywhere(monkeypatch: pytest.MonkeyPa
 @pytest.fixture(scope="module")
 def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     """``serve`` without ``--host`` (and no ``DIAGS_HOST``), access log on; yields its port and log."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = tmp_path_factory.mktemp("security") / "serve.log"
-    environment = {name: value for name, value in os.environ.items() if not name.startswith(cli.ENV_PREFIX)}
-    command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--token", SECRET]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=environment)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
-            try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        yield port, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(15)
+    with live.serve(token=SECRET, log_path=tmp_path_factory.mktemp("security") / "serve.log") as running:
+        yield running.port, running.log_path
 
 
 def test_the_server_listens_on_loopback_only_by_default(default_server: tuple[int, Path]) -> None:

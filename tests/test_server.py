@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from live import Server, start
 
 import fixtures
 
@@ -32,77 +30,24 @@ REQUEST_SECONDS = 30
 MAX_PAGES = 100
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class LiveServer:
-    """A running ``serve`` subprocess, its base URL and the file its output goes to."""
-
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log_path: Path
-
-    @property
-    def resource(self) -> str:
-        return self.base_url + RESOURCE
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self, signal_number: int = signal.SIGTERM) -> int:
-        """Send ``signal_number`` and wait (bounded) for the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal_number)
-        try:
-            return self.process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_SECONDS)
-            raise AssertionError(f"the server ignored signal {signal_number}:\n{self.log()}") from None
-
-
-def start_server(log_path: Path, *options: str) -> LiveServer:
+def start_server(log_path: Path, *options: str) -> Server:
     """Start ``serve`` with ``options`` and wait until it answers HTTP."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "mockserver",
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--token",
-        TOKEN,
-        *options,
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    live = LiveServer(process, f"http://{HOST}:{port}", log_path)
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"serve exited with {process.returncode}:\n{live.log()}")
-        try:
-            requests.get(live.base_url + "/", timeout=2)
-            return live
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    live.stop(signal.SIGKILL)
-    raise AssertionError(f"serve did not answer within {START_SECONDS} s:\n{live.log()}")
+    return start("--host", HOST, *options, token=TOKEN, log_path=log_path, start_seconds=START_SECONDS)
+
+
+def stop(server: Server, signal_number: int = signal.SIGTERM) -> int:
+    """Send ``signal_number`` and wait (bounded) for the exit status."""
+    status = server.stop(signal_number, STOP_SECONDS)
+    if status is None:
+        raise AssertionError(f"the server ignored signal {signal_number}:\n{server.log()}")
+    return status
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     live = start_server(tmp_path_factory.mktemp("live") / "serve.log", "--threads", "4")
     yield live
-    live.stop()
+    stop(live)
 
 
 @pytest.fixture
@@ -126,7 +71,7 @@ def walk_ids(session: requests.Session, url: str) -> list[str]:
     raise AssertionError("the walk does not end")
 
 
-def test_get_answers_json_over_http(live_server: LiveServer, session: requests.Session) -> None:
+def test_get_answers_json_over_http(live_server: Server, session: requests.Session) -> None:
     response = session.get(
         live_server.resource, params={"id": fixtures.DOCUMENTED_DEVICE_ID}, timeout=REQUEST_SECONDS
     )
@@ -135,13 +80,13 @@ def test_get_answers_json_over_http(live_server: LiveServer, session: requests.S
     assert response.json()["results"][0]["id"] == fixtures.DOCUMENTED_DIAGNOSTIC_ID
 
 
-def test_next_links_point_at_the_server_itself(live_server: LiveServer, session: requests.Session) -> None:
+def test_next_links_point_at_the_server_itself(live_server: Server, session: requests.Session) -> None:
     body = session.get(live_server.resource, params={"limit": 50}, timeout=REQUEST_SECONDS).json()
     assert body["next"].startswith(live_server.resource + "?")
     assert len(walk_ids(session, live_server.resource + "?limit=50")) == body["count"]
 
 
-def test_unauthenticated_requests_get_401_over_http(live_server: LiveServer) -> None:
+def test_unauthenticated_requests_get_401_over_http(live_server: Server) -> None:
     response = requests.post(
         live_server.resource,
         data=b"not json",
@@ -154,14 +99,14 @@ def test_unauthenticated_requests_get_401_over_http(live_server: LiveServer) -> 
 
 
 def test_other_methods_get_405_with_allow_over_http(
-    live_server: LiveServer, session: requests.Session
+    live_server: Server, session: requests.Session
 ) -> None:
     response = session.delete(live_server.resource, timeout=REQUEST_SECONDS)
     assert response.status_code == 405
     assert {"GET", "POST"} <= {method.strip() for method in response.headers["Allow"].split(",")}
 
 
-def test_a_chunked_body_over_the_limit_is_a_413(live_server: LiveServer, session: requests.Session) -> None:
+def test_a_chunked_body_over_the_limit_is_a_413(live_server: Server, session: requests.Session) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"device_id": "device-12345", "diagnostic_type": "maintenance", "notes": "'
         for _ in range(1100):
@@ -178,7 +123,7 @@ def test_a_chunked_body_over_the_limit_is_a_413(live_server: LiveServer, session
     assert response.json()["detail"]
 
 
-def test_concurrent_posts_lose_nothing(live_server: LiveServer) -> None:
+def test_concurrent_posts_lose_nothing(live_server: Server) -> None:
     threads_count, per_thread = 8, 50
 
     def post_many(slot: int) -> list[tuple[int, str]]:
@@ -220,7 +165,7 @@ def test_sigterm_stops_cleanly_and_the_access_log_has_one_line_per_request_and_n
         for number in range(sent):
             assert (
                 own.get(
-                    live.base_url + probe_path,
+                    live.url + probe_path,
                     params={"limit": str(number), "probe": TOKEN},
                     timeout=REQUEST_SECONDS,
                 ).status_code
@@ -234,7 +179,7 @@ def test_sigterm_stops_cleanly_and_the_access_log_has_one_line_per_request_and_n
             ).status_code
             == 201
         )
-    assert live.stop(signal.SIGTERM) == 0
+    assert stop(live, signal.SIGTERM) == 0
     log = live.log()
     assert TOKEN not in log
     lines = log.splitlines()
@@ -245,7 +190,7 @@ def test_sigterm_stops_cleanly_and_the_access_log_has_one_line_per_request_and_n
 
 def test_sigint_stops_cleanly(tmp_path: Path) -> None:
     live = start_server(tmp_path / "serve.log")
-    assert live.stop(signal.SIGINT) == 0
+    assert stop(live, signal.SIGINT) == 0
     assert "Traceback" not in live.log()
 
 
@@ -286,7 +231,7 @@ def test_serve_serves_a_fixture_file_written_by_the_fixtures_command(tmp_path: P
             assert broken.status_code == 500
             assert "'nope'" in broken.json()["detail"]
     finally:
-        assert live.stop() == 0
+        assert stop(live) == 0
 
 
 def test_top_level_help_runs_as_a_module() -> None:
