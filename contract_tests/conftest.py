@@ -47,6 +47,7 @@ pytest_plugins = ["contract_tests.plugin", "contract_tests.session_fixtures"]
 @pytest.fixture(scope="session")
 def base_url(run: RunConfig) -> Iterator[str]:
     """pytest-base-url's fixture, overridden: with no --base-url, an embedded mock's URL."""
-    from contract_tests.session_fixtures import serve_target  # imported by pytest_plugins, rewritten
+    # Imported here, not at the top: pytest must load the module as a plugin first to rewrite its asserts.
+    from contract_tests.session_fixtures import serve_target
 
     yield from serve_target(run)
