@@ -11,25 +11,15 @@ import json
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
+import schemas
+
 RESOURCE = "/api/v1/inventory_device_diags/"
 PAGE = 20
 
-#: The API documentation's example request body for a POST, byte for byte.
-DOCUMENTED_POST = {
-    "device_id": "device-12345",
-    "diagnostic_type": "issue_report",
-    "status": "open",
-    "details": {
-        "issue_category": "hardware",
-        "symptoms": ["intermittent_connectivity", "slow_response"],
-        "error_codes": ["ERR_NETWORK_001"],
-        "impact_level": "medium",
-    },
-    "notes": "Device experiencing intermittent network connectivity issues. "
-    "Users report slow response times during peak hours.",
-    "reported_by": "helpdesk@company.com",
-    "priority": "high",
-}
+#: The API documentation's example request body for a POST, as the OpenAPI document quotes it.
+DOCUMENTED_POST = schemas.openapi()["paths"]["/inventory_device_diags/"]["post"]["requestBody"]["content"][
+    "application/json"
+]["examples"]["issue_report"]["value"]
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from documented import (
+    CURL_POST_BODY,
+    EXAMPLE_REQUEST_BODY,
+    GET_EXAMPLE_RESPONSE,
+    GET_URL,
+    HEADERS,
+    POST_EXAMPLE_RESPONSE,
+    POST_URL,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -22,97 +30,6 @@ from mockserver import create_app
 NOW = datetime(2024, 1, 15, 15, 30, 0, tzinfo=UTC)
 NOW_TEXT = "2024-01-15T15:30:00Z"
 
-# The GET cURL example: curl -X GET "<GET_URL>" -H "<HEADERS>", each as documented.
-GET_URL = "https://control.zequenze.com/api/v1/inventory_device_diags/?id=device-12345&update_status=true"
-POST_URL = "https://control.zequenze.com/api/v1/inventory_device_diags/"
-HEADERS = {"Authorization": "Bearer YOUR_API_TOKEN", "Content-Type": "application/json"}
-
-GET_EXAMPLE_RESPONSE: dict[str, Any] = {
-    "count": 2,
-    "next": None,
-    "previous": None,
-    "results": [
-        {
-            "id": "diag-001",
-            "device_id": "device-12345",
-            "device_name": "Office Printer HP-2024",
-            "device_serial": "HP123456789",
-            "diagnostic_type": "health_check",
-            "status": "warning",
-            "details": {
-                "cpu_usage": 45,
-                "memory_usage": 78,
-                "disk_space": 23,
-                "network_connectivity": "good",
-                "last_ping": "2024-01-15T14:25:00Z",
-            },
-            "issues": [{"severity": "medium", "message": "Low disk space detected", "code": "DISK_LOW"}],
-            "created_at": "2024-01-15T14:25:00Z",
-            "updated_at": "2024-01-15T14:25:00Z",
-            "next_check_due": "2024-01-15T18:25:00Z",
-        }
-    ],
-}
-
-# The body of the POST cURL example: the text between the quotes of its -d '...'.
-CURL_POST_BODY = "\n".join(
-    (
-        "{",
-        '"device_id": "device-12345",',
-        '"diagnostic_type": "maintenance",',
-        '"status": "completed",',
-        '"details": {',
-        '"action_performed": "firmware_update",',
-        '"previous_version": "1.2.3",',
-        '"new_version": "1.2.4",',
-        '"duration_minutes": 15',
-        "},",
-        '"notes": "Firmware update completed successfully",',
-        '"performed_by": "tech@company.com"',
-        "}",
-    )
-).encode()
-
-# "Example Request Body" of the POST documentation.
-EXAMPLE_REQUEST_BODY = "\n".join(
-    (
-        "{",
-        '"device_id": "device-12345",',
-        '"diagnostic_type": "issue_report",',
-        '"status": "open",',
-        '"details": {',
-        '"issue_category": "hardware",',
-        '"symptoms": ["intermittent_connectivity", "slow_response"],',
-        '"error_codes": ["ERR_NETWORK_001"],',
-        '"impact_level": "medium"',
-        "},",
-        '"notes": "Device experiencing intermittent network connectivity issues. '
-        'Users report slow response times during peak hours.",',
-        '"reported_by": "helpdesk@company.com",',
-        '"priority": "high"',
-        "}",
-    )
-).encode()
-
-POST_EXAMPLE_RESPONSE: dict[str, Any] = {
-    "id": "diag-002",
-    "device_id": "device-12345",
-    "device_name": "Office Printer HP-2024",
-    "diagnostic_type": "issue_report",
-    "status": "open",
-    "details": {
-        "issue_category": "hardware",
-        "symptoms": ["intermittent_connectivity", "slow_response"],
-        "error_codes": ["ERR_NETWORK_001"],
-        "impact_level": "medium",
-    },
-    "notes": "Device experiencing intermittent network connectivity issues. "
-    "Users report slow response times during peak hours.",
-    "reported_by": "helpdesk@company.com",
-    "priority": "high",
-    "created_at": "2024-01-15T15:30:00Z",
-    "updated_at": "2024-01-15T15:30:00Z",
-}
 SERVER_ASSIGNED = ("id", "created_at", "updated_at")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from documented import documented_record
 
 import fixtures
 import schemas
@@ -48,31 +49,6 @@ DOCUMENTED_DEVICE = {
     "kind": "printer",
     "maker": "HP",
 }
-DOCUMENTED_RECORD_JSON = """{
-"id": "diag-001",
-"device_id": "device-12345",
-"device_name": "Office Printer HP-2024",
-"device_serial": "HP123456789",
-"diagnostic_type": "health_check",
-"status": "warning",
-"details": {
-"cpu_usage": 45,
-"memory_usage": 78,
-"disk_space": 23,
-"network_connectivity": "good",
-"last_ping": "2024-01-15T14:25:00Z"
-},
-"issues": [
-{
-"severity": "medium",
-"message": "Low disk space detected",
-"code": "DISK_LOW"
-}
-],
-"created_at": "2024-01-15T14:25:00Z",
-"updated_at": "2024-01-15T14:25:00Z",
-"next_check_due": "2024-01-15T18:25:00Z"
-}"""
 
 
 def moment(text: str) -> datetime:
@@ -341,7 +317,7 @@ def test_documented_device_comes_first(fixture: Fixture) -> None:
 
 
 def test_documented_record_comes_first_verbatim(fixture: Fixture) -> None:
-    expected = json.loads(DOCUMENTED_RECORD_JSON)
+    expected = documented_record()
     first = fixture["diagnostics"][0]
     assert json.dumps(first) == json.dumps(expected)
 

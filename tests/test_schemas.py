@@ -11,78 +11,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from documented import (
+    GET_EXAMPLE_RESPONSE,
+    POST_EXAMPLE_RESPONSE,
+    curl_post,
+    documented_record,
+    example_request,
+)
 from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
 
 import schemas
 
-DOCS_GET_RESPONSE: dict[str, Any] = {
-    "count": 2,
-    "next": None,
-    "previous": None,
-    "results": [
-        {
-            "id": "diag-001",
-            "device_id": "device-12345",
-            "device_name": "Office Printer HP-2024",
-            "device_serial": "HP123456789",
-            "diagnostic_type": "health_check",
-            "status": "warning",
-            "details": {
-                "cpu_usage": 45,
-                "memory_usage": 78,
-                "disk_space": 23,
-                "network_connectivity": "good",
-                "last_ping": "2024-01-15T14:25:00Z",
-            },
-            "issues": [{"severity": "medium", "message": "Low disk space detected", "code": "DISK_LOW"}],
-            "created_at": "2024-01-15T14:25:00Z",
-            "updated_at": "2024-01-15T14:25:00Z",
-            "next_check_due": "2024-01-15T18:25:00Z",
-        }
-    ],
-}
-DOCS_POST_CURL_BODY: dict[str, Any] = {
-    "device_id": "device-12345",
-    "diagnostic_type": "maintenance",
-    "status": "completed",
-    "details": {
-        "action_performed": "firmware_update",
-        "previous_version": "1.2.3",
-        "new_version": "1.2.4",
-        "duration_minutes": 15,
-    },
-    "notes": "Firmware update completed successfully",
-    "performed_by": "tech@company.com",
-}
-DOCS_POST_REQUEST_BODY: dict[str, Any] = {
-    "device_id": "device-12345",
-    "diagnostic_type": "issue_report",
-    "status": "open",
-    "details": {
-        "issue_category": "hardware",
-        "symptoms": ["intermittent_connectivity", "slow_response"],
-        "error_codes": ["ERR_NETWORK_001"],
-        "impact_level": "medium",
-    },
-    "notes": "Device experiencing intermittent network connectivity issues. "
-    "Users report slow response times during peak hours.",
-    "reported_by": "helpdesk@company.com",
-    "priority": "high",
-}
-DOCS_POST_RESPONSE: dict[str, Any] = {
-    "id": "diag-002",
-    "device_id": "device-12345",
-    "device_name": "Office Printer HP-2024",
-    "diagnostic_type": "issue_report",
-    "status": "open",
-    "details": DOCS_POST_REQUEST_BODY["details"],
-    "notes": DOCS_POST_REQUEST_BODY["notes"],
-    "reported_by": "helpdesk@company.com",
-    "priority": "high",
-    "created_at": "2024-01-15T15:30:00Z",
-    "updated_at": "2024-01-15T15:30:00Z",
-}
+DOCS_GET_RESPONSE = GET_EXAMPLE_RESPONSE
+DOCS_POST_CURL_BODY = curl_post()
+DOCS_POST_REQUEST_BODY = example_request()
+DOCS_POST_RESPONSE = POST_EXAMPLE_RESPONSE
 
 EXPECTED_NAMES = [
     "any-error", "diag", "diag-create", "diag-create-wrapped", "diag-created", "diag-list", "error",
@@ -97,7 +41,7 @@ def errors_of(name: str, instance: Any) -> set[tuple[str, str]]:
 
 
 def a_record(**changes: Any) -> dict[str, Any]:
-    record = json.loads(json.dumps(DOCS_GET_RESPONSE["results"][0]))
+    record = documented_record()
     record.update(changes)
     return record
 
