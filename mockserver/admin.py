@@ -24,11 +24,12 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from . import faults, journal
 from .auth import check_bearer
+from .config import ADMIN_PREFIX
 from .responses import ApiError, bad_request, json_response, not_found, unprocessable
 from .services import load_fixture, services, services_of
 from .sqlite_store import SqliteStore
 
-bp = Blueprint("admin", __name__, url_prefix="/__admin")
+bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 
 EXTENSION = "diags.gate"
 RESET_WAIT_SECONDS = 30.0
@@ -255,7 +256,7 @@ def add_devices() -> Response:
 
 
 def _enter_gate() -> None:
-    if not request.path.startswith(bp.url_prefix or "/__admin"):
+    if not request.path.startswith(ADMIN_PREFIX):
         gate().enter()
         g.diags_in_gate = True
 

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from . import diagnostics, faults
+from .config import API_PREFIX
 from .payload import checked_body
 from .query import ListQuery, page_links, parse_list_query
 from .responses import ApiError, json_response, not_found
@@ -18,7 +19,7 @@ from .services import Services, services
 from .store import Device, Record
 from .timestamps import format_timestamp
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 RESOURCE = "/inventory_device_diags/"
 

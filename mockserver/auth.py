@@ -10,9 +10,9 @@ import hmac
 
 from flask import Flask, current_app, request
 
+from .config import is_api_path
 from .responses import unauthorized
 
-API_PREFIX = "/api/v1"
 OTHER_SCHEMES = frozenset({"basic", "digest", "token", "negotiate", "ntlm", "hoba", "mutual", "dpop"})
 
 
@@ -45,7 +45,7 @@ def check_bearer(authorization: str | None, tokens: list[str]) -> None:
 def _authenticate() -> None:
     path = request.path
     # OPTIONS too: contract.md wants the 401 on every request, and the mock answers no CORS preflight.
-    if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+    if not is_api_path(path):
         return
     if path in current_app.config["DIAGS_PUBLIC_PATHS"]:
         return

@@ -9,6 +9,9 @@ import fixtures
 from .diagnostics import DEFAULT_CONFIG
 from .timestamps import utc_now
 
+#: Where the API lives, as in the documentation's base URL; the control plane lives beside it.
+API_PREFIX = "/api/v1"
+ADMIN_PREFIX = "/__admin"
 #: The token the README documents, so the documentation's cURL examples work unchanged.
 DEFAULT_TOKEN = "YOUR_API_TOKEN"
 DEFAULT_PAGE_SIZE = 20
@@ -37,7 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "DIAGS_PAGE_SIZE": DEFAULT_PAGE_SIZE,
     "DIAGS_MAX_PAGE_SIZE": MAX_PAGE_SIZE,
     "DIAGS_MAX_JSON_DEPTH": MAX_JSON_DEPTH,
-    "DIAGS_PUBLIC_PATHS": ("/api/v1/openapi.json", "/api/v1/docs"),
+    # Paths under the API prefix that need no token; the docs blueprint adds its own.
+    "DIAGS_PUBLIC_PATHS": (),
     "DIAGS_CLOCK": utc_now,
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
     "DIAGS_MAX_HEADER_BYTES": MAX_HEADER_BYTES,
@@ -57,3 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "DIAGS_DB": None,
     "DIAGS_DB_PREPARED": False,
 }
+
+
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` is under the API prefix (where tokens are needed and answers are checked)."""
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")

@@ -21,9 +21,9 @@ from flask.blueprints import BlueprintSetupState
 
 import schemas
 
+from .config import API_PREFIX
 from .responses import JSON_MIMETYPE, not_found
 
-API_PREFIX = "/api/v1"
 bp = Blueprint("docs", __name__, url_prefix=API_PREFIX)
 
 #: The Swagger UI files the page loads; nothing else of the package is served.

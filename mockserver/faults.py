@@ -30,12 +30,12 @@ import orjson
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
+from .config import ADMIN_PREFIX
 from .responses import error_response, json_response
 from .services import services, services_of
 from .sqlite_store import Database
 
 ANY = "*"
-ADMIN_PREFIX = "/__admin"
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 MAX_LATENCY_MS = 60_000
 EXTENSION = "diags.faults"

@@ -18,6 +18,7 @@ import orjson
 from flask import Flask, Response, current_app, g, request
 
 from .auth import OTHER_SCHEMES
+from .config import ADMIN_PREFIX, JOURNAL_SIZE
 from .faults import DROP_KEY
 from .limits import Deadline, current_deadline
 from .services import services_of
@@ -25,8 +26,6 @@ from .sqlite_store import Database
 from .timestamps import format_timestamp, utc_now
 
 EXTENSION = "diags.journal"
-ADMIN_PREFIX = "/__admin"
-DEFAULT_SIZE = 1000
 EXCERPT_CHARS = 500
 #: Token characters shown before the mask, when the token is long enough to spare them.
 SHOWN_TOKEN_CHARS = 4
@@ -100,7 +99,7 @@ def _wanted(entry: dict[str, Any], method: str | None, status: int | None) -> bo
 class MemoryJournal:
     """The last ``size`` entries of this process."""
 
-    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+    def __init__(self, size: int = JOURNAL_SIZE) -> None:
         self.size = size
         self._lock = threading.Lock()
         self._entries: deque[dict[str, Any]] = deque(maxlen=max(size, 0))
@@ -134,7 +133,7 @@ class MemoryJournal:
 class SqliteJournal:
     """The last ``size`` entries of every worker, in the shared database."""
 
-    def __init__(self, database: Database, size: int = DEFAULT_SIZE) -> None:
+    def __init__(self, database: Database, size: int = JOURNAL_SIZE) -> None:
         self.database = database
         self.size = size
 
@@ -200,7 +199,7 @@ def _record(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Attach the journal and record every answered request (the clock starts before any other hook)."""
-    size = int(app.config.get("DIAGS_JOURNAL_SIZE", DEFAULT_SIZE))
+    size = int(app.config.get("DIAGS_JOURNAL_SIZE", JOURNAL_SIZE))
     database = services_of(app).database
     app.extensions[EXTENSION] = SqliteJournal(database, size) if database is not None else MemoryJournal(size)
     app.before_request_funcs.setdefault(None, []).insert(0, _start)

@@ -20,12 +20,12 @@ from jsonschema.exceptions import best_match
 
 import schemas
 
+from .config import is_api_path
 from .faults import DROP_KEY
 from .responses import JSON_MIMETYPE, error_response
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/api/v1"
 CHECKED_METHODS = ("GET", "POST")
 #: Blueprints whose answers are not API responses.
 SKIPPED_BLUEPRINTS = frozenset({"docs"})
@@ -74,7 +74,7 @@ def _is_checked(response: Response) -> bool:
     if not current_app.config.get("DIAGS_STRICT"):
         return False
     path = request.path
-    if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+    if not is_api_path(path):
         return False
     if request.environ.get(DROP_KEY):
         return False
