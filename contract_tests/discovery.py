@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -32,19 +32,11 @@ class Inventory:
     """The devices discovered at the start of the run."""
 
     devices: list[Device]
-    total: int
-    notes: list[str] = field(default_factory=list)
 
     def _require(self, candidates: list[Device], what: str) -> Device:
         if not candidates:
             pytest.skip(f"no {what} was discovered on the server; name one with --device-id")
         return candidates[0]
-
-    def walk_device(self) -> Device:
-        """A device with records, few enough to walk page by page (the most such records first)."""
-        walkable = [device for device in self.devices if 0 < device.count <= WALKABLE_RECORDS]
-        most_first = sorted(walkable, key=lambda device: -device.count)
-        return self._require(most_first, "device with a walkable list of records")
 
     def walk_devices(self) -> list[Device]:
         return [device for device in self.devices if 0 < device.count <= WALKABLE_RECORDS]
@@ -55,9 +47,6 @@ class Inventory:
 
     def device_ids(self) -> list[str]:
         return [device.id for device in self.devices]
-
-    def by_id(self, device_id: str) -> Device | None:
-        return next((device for device in self.devices if device.id == device_id), None)
 
 
 def _describe(records: list[dict[str, Any]], device_id: str) -> tuple[str | None, str | None]:
@@ -88,4 +77,4 @@ def discover(client: ApiClient, named_devices: list[str]) -> Inventory:
         count, first = count_device(client, device_id)
         name, serial = _describe(records + first, device_id)
         devices.append(Device(id=device_id, count=count, name=name, serial=serial))
-    return Inventory(devices=devices, total=page_count(walk.first))
+    return Inventory(devices=devices)

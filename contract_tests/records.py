@@ -22,11 +22,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def json_equal(left: Any, right: Any) -> bool:
-    """Equality of JSON values: true is not 1, while 5 and 5.0 are the same number."""
-    return first_difference(left, right) is None
-
-
 def first_difference(sent: Any, got: Any, path: str = "$") -> str | None:
     """Where two JSON values first differ, as ``path: sent ... got ...``; None when equal."""
     if _is_number(sent) and _is_number(got):

@@ -19,12 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-import orjson
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from . import faults, journal
 from .auth import check_bearer
 from .config import ADMIN_PREFIX
+from .payload import parse_json
 from .responses import ApiError, bad_request, json_response, not_found, unprocessable
 from .services import load_fixture, services, services_of
 from .sqlite_store import SqliteStore
@@ -116,10 +116,7 @@ def _json_body(default: Any = None) -> Any:
         if default is not None:
             return default
         raise bad_request("The request body is empty: send a JSON document.")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise bad_request(f"The request body is not valid JSON: {error}.") from None
+    return parse_json(raw, current_app.config["DIAGS_MAX_JSON_DEPTH"])
 
 
 def _integer_arg(name: str) -> int | None:

@@ -12,11 +12,6 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(FORMAT)
 
 
-def parse_timestamp(text: str) -> datetime:
-    """The inverse of ``format_timestamp``, also taking offsets other than ``Z``."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
 def utc_now() -> datetime:
     """The real time; the app's clock unless a test gives it another."""
     return datetime.now(UTC)

@@ -37,9 +37,14 @@ STRICT_ERROR = "error"
 LENIENT_ERROR = "any-error"
 
 
+@cache
+def _names() -> tuple[str, ...]:
+    return tuple(sorted(path.name.removesuffix(SUFFIX) for path in SCHEMA_DIR.glob(f"*{SUFFIX}")))
+
+
 def names() -> list[str]:
-    """The names of every schema in this folder, sorted."""
-    return sorted(path.name.removesuffix(SUFFIX) for path in SCHEMA_DIR.glob(f"*{SUFFIX}"))
+    """The names of every schema in this folder, sorted (the folder is read once)."""
+    return list(_names())
 
 
 @cache
@@ -51,7 +56,7 @@ def _load_file(filename: str) -> dict[str, Any]:
 
 def load(name: str) -> dict[str, Any]:
     """One schema by name, as a dict (shared: do not mutate it)."""
-    if name not in names():
+    if name not in _names():
         raise KeyError(f"no schema named {name!r}; known: {', '.join(names())}")
     return _load_file(name + SUFFIX)
 

@@ -87,8 +87,8 @@ def test_a_list_of_faults_names_the_bad_one() -> None:
     ({"method": "GET"}, "POST", RESOURCE, False),
     ({"path": RESOURCE}, "GET", RESOURCE.rstrip("/"), True),
     ({"path": RESOURCE.rstrip("/")}, "GET", RESOURCE, True),
-    ({"path": RESOURCE}, "GET", "/api/v1/openapi.get_json()", False),
-    ({"path": "/api/v1/*"}, "GET", "/api/v1/openapi.get_json()", True),
+    ({"path": RESOURCE}, "GET", "/api/v1/openapi.json", False),
+    ({"path": "/api/v1/*"}, "GET", "/api/v1/openapi.json", True),
     ({"path": "/api/v1/*"}, "GET", "/other", False),
     ({}, "GET", "/__admin/state", False),
 ])
@@ -267,7 +267,7 @@ def serve_settings(*options: str) -> dict[str, Any]:
 
 
 def test_latency_and_error_rate_options_become_faults(tmp_path: Path) -> None:
-    faults_file = tmp_path / "faults.get_json()"
+    faults_file = tmp_path / "faults.json"
     faults_file.write_text('{"faults": [{"method": "GET", "path": "/api/v1/*", "latency_ms": 400}]}')
     settings = serve_settings("--faults", str(faults_file), "--latency", "100-300", "--error-rate", "0.25")
     assert settings["DIAGS_FAULTS"] == [
