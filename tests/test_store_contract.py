@@ -71,8 +71,32 @@ def store(make_store: StoreFactory, fixture: dict[str, Any]) -> Store:
     return make_store(fixture)
 
 
+def test_format_id_pads_to_three_digits_and_grows_past_them() -> None:
+    assert [format_id(1), format_id(42), format_id(999), format_id(1000)] == [
+        "diag-001",
+        "diag-042",
+        "diag-999",
+        "diag-1000",
+    ]
+
+
 def test_stats_count_devices_and_diagnostics(store: Store) -> None:
     assert store.stats() == {"devices": 3, "diagnostics": 5}
+
+
+def test_a_device_without_records_has_an_empty_page(store: Store) -> None:
+    assert store.page("device-00003", 0, 10) == (0, [])
+    assert store.page("device-99999", 0, 10) == (0, [])
+
+
+def test_get_of_an_unknown_id_is_none(store: Store) -> None:
+    assert store.get("diag-999") is None
+
+
+def test_latest_sees_new_records(store: Store) -> None:
+    created = store.create(new_fields(1, diagnostic_type="health_check"))
+    latest = store.latest("device-00001", "health_check")
+    assert latest is not None and latest["id"] == created["id"]
 
 
 def test_devices_are_found_by_id_as_copies(store: Store) -> None:
