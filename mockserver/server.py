@@ -2,6 +2,14 @@
 
 granian starts its workers as fresh processes that import the app by name, so the settings
 travel to them as JSON in an environment variable and ``app_from_environment`` rebuilds the app.
+
+granian (hyper underneath) answers some malformed requests itself, before the app runs, with a
+4xx and an empty body; no setting of granian changes those answers or the limits below, except
+the read buffer, which is raised here (``HTTP1_BUFFER_BYTES``). Fixed in hyper: 400 for a request
+line or header line it cannot parse (bytes that are not ASCII in the target, a header name with a
+space, a line without a colon, a ``Content-Length`` that is not a number); 414 for a target over
+65,534 bytes; 431 for more than 100 header lines. Settable: 431 for a head (request line and
+headers) that does not fit the read buffer.
 """
 
 from __future__ import annotations
@@ -18,6 +26,10 @@ from . import create_app
 CONFIG_VARIABLE = "DIAGS_KIT_APP_CONFIG"
 # The Authorization header is deliberately absent: tokens are never logged.
 ACCESS_LOG_FORMAT = '[%(time)s] %(addr)s "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).1fms'
+#: granian's HTTP/1 read buffer. Its default (about 408 KB) turns a bigger request head into an empty
+#: 431 before the app can answer its JSON 431; with this, heads up to 4 MiB get the JSON one. A client
+#: can make one connection hold this much memory, which a mock can afford.
+HTTP1_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -30,6 +42,7 @@ class ServerOptions:
     #: Worker processes; more than one only with a database store, which they share.
     workers: int = 1
     access_log: bool = True
+    http1_buffer_bytes: int = HTTP1_BUFFER_BYTES
     app_config: dict[str, Any] = field(default_factory=dict)
     #: The app factory the worker imports (``module:function``); the benchmark serves its bare app here.
     factory: str = f"{__name__}:app_from_environment"
@@ -44,6 +57,7 @@ def serve(options: ServerOptions) -> None:
     """Serve until SIGINT or SIGTERM."""
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     os.environ[CONFIG_VARIABLE] = json.dumps(options.app_config)
     Granian(
@@ -55,6 +69,7 @@ def serve(options: ServerOptions) -> None:
         workers=options.workers,
         blocking_threads=options.threads,
         websockets=False,
+        http1_settings=HTTP1Settings(max_buffer_size=options.http1_buffer_bytes),
         log_access=options.access_log,
         log_access_format=ACCESS_LOG_FORMAT,
     ).serve()
