@@ -7,10 +7,13 @@ its default.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +204,90 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+def _data_problem(settings: dict[str, Any]) -> str | None:
+    """Check ``serve``'s fixture file and fill its new database; why that failed, or None.
+
+    This loads or generates the whole data set, so ``_prepare_data`` runs it in a child process.
+    """
+    import sqlite3
+
+    from .services import load_fixture
+    from .sqlite_store import Database, DatabaseError, SqliteStore
+
+    path, database = settings["DIAGS_FIXTURES_PATH"], settings["DIAGS_DB"]
+    loaded: dict[str, Any] | None = None
+    if path:
+        try:
+            loaded = fixtures.load(path)
+        except (OSError, fixtures.FixtureError) as error:
+            return f"cannot use the fixture file {path}: {error}"
+    if database:
+        try:
+            store = SqliteStore(Database(database))
+            try:
+                store.initialize(lambda: loaded if loaded is not None else load_fixture(settings),
+                                 int(settings["DIAGS_SEED"]))
+            finally:
+                store.database.close()
+        except (DatabaseError, sqlite3.Error) as error:
+            return f"cannot use --db {database}: {error}"
+        except ValueError as error:
+            return f"cannot generate the data for --db {database}: {error}"
+    return None
+
+
+def _answer_data_problem(settings: dict[str, Any], answer: Connection) -> None:
+    problem = _data_problem(settings)
+    # A broken pipe: the serving process was stopped meanwhile, and nobody is left to tell.
+    with contextlib.suppress(BrokenPipeError):
+        answer.send(problem)
+    answer.close()
+
+
+def _data_problem_apart(settings: dict[str, Any]) -> str | None:
+    """``_data_problem`` in a fresh interpreter, which gives all the data's memory back when it exits.
+
+    Python keeps freed memory, and granian's workers are forked from this process: generated here,
+    a million records would stay in every process of the server for its whole life.
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_answer_data_problem, args=(settings, sender), name="diags-kit data")
+    child.start()
+    sender.close()
+    try:
+        problem: str | None = receiver.recv()
+    except EOFError:
+        problem = None  # it died without answering: its exit code says so below
+    except BaseException:
+        child.terminate()
+        raise
+    finally:
+        child.join()
+        receiver.close()
+    if child.exitcode != 0:
+        return f"preparing the data failed (exit code {child.exitcode}); its error is above"
+    return problem
+
+
+def _prepare_data(args: argparse.Namespace, settings: dict[str, Any]) -> None:
+    """Check the fixture file and fill a new database, away from the serving process (see above)."""
+    from .sqlite_store import Database, DatabaseError, SqliteStore
+
+    filled = True
+    if args.db:
+        try:
+            store = SqliteStore(Database(args.db))
+        except DatabaseError as error:
+            raise SystemExit(f"cannot use --db {args.db}: {error}") from None
+        filled = store.filled()
+        store.database.close()
+    if settings["DIAGS_FIXTURES_PATH"] or not filled:
+        problem = _data_problem_apart(settings)
+        if problem:
+            raise SystemExit(problem)
+
+
 def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> None:
     """Check the control-plane options, and fill the database once for every worker."""
     from .admin import is_loopback
@@ -215,6 +302,7 @@ def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> None
         startup = parse_faults(settings["DIAGS_FAULTS"])
     except FaultError as error:
         raise SystemExit(f"invalid start-up fault: {error}") from None
+    _prepare_data(args, settings)
     if args.db:
         try:
             store = open_database(settings)
@@ -250,11 +338,6 @@ def _serve(args: argparse.Namespace) -> None:
     from .server import ServerOptions, serve
 
     settings = app_config(args)
-    if args.fixtures:
-        try:
-            fixtures.load(args.fixtures)
-        except (OSError, fixtures.FixtureError) as error:
-            raise SystemExit(f"cannot use the fixture file {args.fixtures}: {error}") from None
     if "DIAGS_HELPERS" in settings:
         try:
             parse_config(settings["DIAGS_HELPERS"])

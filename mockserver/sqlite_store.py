@@ -163,9 +163,13 @@ class SqliteStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
+    def filled(self) -> bool:
+        """Whether the database holds data already (a first start or a reset filled it)."""
+        return self.database.meta("initialized") is not None
+
     def initialize(self, load_fixture: Callable[[], dict[str, Any]], seed: int) -> bool:
         """Fill an empty database from the fixture (loaded only if needed); False if it held data."""
-        if self.database.meta("initialized") is not None:
+        if self.filled():
             return False
         fixture = load_fixture()
         with self.database.write() as connection:
@@ -195,14 +199,13 @@ class SqliteStore:
         connection.execute("DELETE FROM refreshes")
         connection.executemany("INSERT OR REPLACE INTO devices VALUES (?, ?)",
                                ((device["id"], orjson.dumps(device)) for device in fixture["devices"]))
-        last_sequence = _meta_int(connection, "last_sequence")
-        rows = []
-        for position, record in enumerate(fixture["diagnostics"], start=1):
-            rows.append((position, record["id"], record["device_id"], record["diagnostic_type"],
-                         orjson.dumps(record)))
-            last_sequence = max(last_sequence, sequence_of(record["id"]))
-        connection.executemany(INSERT_DIAGNOSTIC, rows)
-        set_meta(connection, "last_sequence", last_sequence)
+        records = fixture["diagnostics"]
+        # Rows are made as SQLite takes them: a million serialized records at once would double the peak.
+        connection.executemany(INSERT_DIAGNOSTIC, (
+            (position, record["id"], record["device_id"], record["diagnostic_type"], orjson.dumps(record))
+            for position, record in enumerate(records, start=1)))
+        last_sequence = max((sequence_of(record["id"]) for record in records), default=0)
+        set_meta(connection, "last_sequence", max(_meta_int(connection, "last_sequence"), last_sequence))
 
     def device(self, device_id: str) -> Device | None:
         row = self.database.connection().execute("SELECT body FROM devices WHERE id = ?",
@@ -217,6 +220,11 @@ class SqliteStore:
 
     def page(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[Record]]:
         """The total number of matches, and the records at ``offset`` .. ``offset + limit``."""
+        total, chosen = self.page_json(device_id, offset, limit)
+        return total, [orjson.loads(raw) for raw in chosen]
+
+    def page_json(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[bytes]]:
+        """``page``, with each record as the JSON it is stored as."""
         with self.database.read() as connection:
             if device_id is None:
                 total = connection.execute(LAST_POSITION).fetchone()[0]
@@ -228,7 +236,7 @@ class SqliteStore:
                 rows = connection.execute(
                     "SELECT body FROM diagnostics WHERE device_id = ? ORDER BY position LIMIT ? OFFSET ?",
                     (device_id, limit, offset)).fetchall() if limit else []
-        return int(total), [orjson.loads(row[0]) for row in rows]
+        return int(total), [bytes(row[0]) for row in rows]
 
     def get(self, record_id: str) -> Record | None:
         row = self.database.connection().execute("SELECT body FROM diagnostics WHERE id = ?",

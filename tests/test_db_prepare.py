@@ -1,0 +1,121 @@
+"""``serve --db``: the data is generated and written by a child process, never by the serving one.
+
+Forked from the serving process, granian's workers would share whatever memory it kept of the data,
+for the server's whole life. The child is a fresh interpreter, so the tests' monkeypatches do not
+reach it: patching the generator to fail in this process proves the data was made elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import fixtures
+from mockserver import cli, server, services
+from mockserver.sqlite_store import Database, SqliteStore
+
+SEED, DEVICES, DIAGS = 3, 6, 40
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[server.ServerOptions]:
+    """``serve`` replaced by a recorder, and no ``DIAGS_*`` variable of the calling shell."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(cli.ENV_PREFIX):
+            monkeypatch.delenv(name)
+    calls: list[server.ServerOptions] = []
+    monkeypatch.setattr(server, "serve", calls.append)
+    return calls
+
+
+def _must_not_run_here(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("the serving process made the data itself")
+
+
+def serve_db(path: Path, *options: str) -> None:
+    cli.main(["serve", "--db", str(path), "--seed", str(SEED), "--devices", str(DEVICES),
+              "--diags", str(DIAGS), *options])
+
+
+def stored(path: Path) -> tuple[list[Any], list[Any]]:
+    database = Database(path)
+    try:
+        connection = database.connection()
+        devices = [orjson.loads(row[0]) for row in connection.execute("SELECT body FROM devices ORDER BY id")]
+        records = [orjson.loads(row[0])
+                   for row in connection.execute("SELECT body FROM diagnostics ORDER BY position")]
+    finally:
+        database.close()
+    return devices, records
+
+
+def test_a_new_database_is_filled_by_a_child_with_the_seeds_data(
+    captured: list[server.ServerOptions], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(fixtures, "generate", _must_not_run_here)
+    monkeypatch.setattr(services, "load_fixture", _must_not_run_here)
+    path = tmp_path / "mock.db"
+    serve_db(path)
+    [options] = captured
+    assert options.app_config["DIAGS_DB_PREPARED"] is True
+    assert f"{DEVICES} devices, {DIAGS} diagnostics, seed {SEED}" in capsys.readouterr().out
+    monkeypatch.undo()
+    expected = fixtures.generate(SEED, DEVICES, DIAGS)
+    devices, records = stored(path)
+    assert records == expected["diagnostics"]
+    assert devices == sorted(expected["devices"], key=lambda device: device["id"])
+
+
+def test_a_filled_database_starts_without_a_child(
+    captured: list[server.ServerOptions], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "mock.db"
+    serve_db(path)
+    monkeypatch.setattr(cli, "_data_problem_apart", _must_not_run_here)
+    serve_db(path, "--seed", str(SEED + 1))
+    assert len(captured) == 2
+    store = SqliteStore(Database(path))
+    assert (store.seed(), store.stats()["diagnostics"]) == (SEED, DIAGS)
+    store.database.close()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--devices", "0"], "cannot generate the data for --db"),
+    (["--fixtures", "missing.json"], "cannot use the fixture file"),
+])
+def test_a_failed_fill_stops_serve_with_the_reason(
+    captured: list[server.ServerOptions], tmp_path: Path, options: list[str], message: str
+) -> None:
+    options = [str(tmp_path / option) if option.endswith(".json") else option for option in options]
+    with pytest.raises(SystemExit) as stopped:
+        serve_db(tmp_path / "mock.db", *options)
+    assert message in str(stopped.value.code)
+    assert captured == []
+    assert not SqliteStore(Database(tmp_path / "mock.db")).filled()
+
+
+def test_a_database_that_cannot_be_opened_stops_serve(
+    captured: list[server.ServerOptions], tmp_path: Path
+) -> None:
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("not a database, " * 100)
+    with pytest.raises(SystemExit) as stopped:
+        serve_db(not_a_database)
+    assert f"cannot use --db {not_a_database}" in str(stopped.value.code)
+    assert captured == []
+
+
+def test_a_child_that_crashes_is_reported_by_its_exit_code(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    settings = cli.app_config(cli.build_parser().parse_args(["serve", "--db", str(tmp_path / "mock.db")]))
+    del settings["DIAGS_SEED"]
+    problem = cli._data_problem_apart(settings)
+    assert problem is not None and "exit code 1" in problem
+    assert "KeyError" in capfd.readouterr().err
