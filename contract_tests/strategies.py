@@ -185,9 +185,14 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:80] + "..."
 
 
+def _safe_integers() -> st.SearchStrategy[int]:
+    # Past +-2**53 a server may fail to read the number at all (a 400, not a 422): I-JSON, RFC 7493.
+    return st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+
+
 def _non_strings() -> st.SearchStrategy[Any]:
     return st.one_of(
-        st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER),
+        _safe_integers(),
         st.floats(allow_nan=False, allow_infinity=False),
         st.booleans(),
         st.lists(st.integers(0, 99), max_size=2),
@@ -217,11 +222,12 @@ def _not_email() -> st.SearchStrategy[Any]:
 WRONG_VALUES: dict[str, tuple[str, st.SearchStrategy[Any]]] = {
     "device_id not a string": ("device_id", _non_strings()),
     "diagnostic_type not a string": ("diagnostic_type", _non_strings()),
-    "details not an object": ("details", st.one_of(texts(), st.integers(), st.booleans(),
+    "details not an object": ("details", st.one_of(texts(), _safe_integers(), st.booleans(),
                                                    st.lists(json_scalars(), max_size=3))),
-    "issues not an array": ("issues", st.one_of(texts(), st.integers(), st.just(GOOD_ISSUE), st.booleans())),
-    "issue not an object": ("issues", _in_issue_list(st.one_of(texts(), st.integers(), st.booleans(),
-                                                               st.lists(st.integers(), max_size=2)))),
+    "issues not an array": ("issues", st.one_of(texts(), _safe_integers(), st.just(GOOD_ISSUE),
+                                                st.booleans())),
+    "issue not an object": ("issues", _in_issue_list(st.one_of(texts(), _safe_integers(), st.booleans(),
+                                                               st.lists(_safe_integers(), max_size=2)))),
     "issue lacking severity, message or code": ("issues", _in_issue_list(_issues_lacking_a_key())),
     "issue severity outside the set": ("issues", _in_issue_list(st.one_of(
         texts().filter(lambda text: text not in SEVERITIES), _non_strings()
