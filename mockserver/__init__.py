@@ -6,27 +6,40 @@ runs it under a production WSGI server. See ``config.DEFAULTS`` for every settin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 
-from . import admin, api, auth, cors, docs, errors, faults, journal, limits, services, strict
+from . import admin, api, auth, cors, docs, errors, faults, journal, lane, limits, services, strict
 from .config import DEFAULTS
+
+
+class MockFlask(Flask):
+    """Flask, minus the per-hook check for coroutines: the mock has no async views or hooks.
+
+    ``Flask.ensure_sync`` inspects every hook and view on every request; with a dozen of them that
+    was a tenth of the mock's own time per request.
+    """
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        return func
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the mock: its settings are ``config.DEFAULTS`` overridden by ``config``."""
-    app = Flask(__name__)
+    app = MockFlask(__name__)
     app.config.update(DEFAULTS)
     if config:
         app.config.update(config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
-    limits.init_app(app)  # first: size limits precede authentication
     errors.init_app(app)
-    auth.init_app(app)
+    auth.init_app(app)  # first: a 401 precedes every other answer
     services.init_app(app)
     limits.guard_store(app)
+    lane.init_app(app)  # before limits: the lane runs inside the time-out's middleware
+    limits.init_app(app)
     cors.init_app(app)  # an allowed preflight is answered before authentication
     faults.init_app(app)  # after limits: its middleware must be the outermost
     journal.init_app(app)

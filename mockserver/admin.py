@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from . import faults, journal
 from .auth import check_bearer
 from .config import ADMIN_PREFIX
+from .limits import current_deadline
 from .payload import parse_json
 from .responses import ApiError, bad_request, json_response, not_found, unprocessable
 from .services import load_fixture, services, services_of
@@ -32,6 +33,8 @@ from .sqlite_store import SqliteStore
 bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 
 EXTENSION = "diags.gate"
+#: Set in the WSGI environ of a request that holds a place at the gate, which it leaves at teardown.
+IN_GATE_KEY = "diags.in_gate"
 RESET_WAIT_SECONDS = 30.0
 MAX_DEVICES_PER_REQUEST = 10_000
 DEVICE_REQUIRED = ("id", "name", "serial")
@@ -56,10 +59,13 @@ class ResetGate:
         self._writer_waiting = 0
         self._writing = False
 
-    def enter(self) -> None:
+    def enter(self, timeout: float | None = None) -> bool:
+        """Join the readers; ``False`` if a reset still holds the gate after ``timeout`` seconds."""
         with self._condition:
-            self._condition.wait_for(lambda: not self._writing and not self._writer_waiting)
+            if not self._condition.wait_for(lambda: not self._writing and not self._writer_waiting, timeout):
+                return False
             self._readers += 1
+            return True
 
     def leave(self) -> None:
         with self._condition:
@@ -252,14 +258,26 @@ def add_devices() -> Response:
     return json_response(added[0] if single else {"devices": added}, status=201)
 
 
+def pass_gate(found: ResetGate) -> None:
+    """Join the requests at ``found``, waiting while a reset runs (a 503 once the deadline passes)."""
+    deadline = current_deadline()
+    if deadline is None:
+        found.enter()
+        return
+    while not found.enter(deadline.remaining()):
+        deadline.check()  # raises the 503 once the time left is spent waiting for a reset
+
+
 def _enter_gate() -> None:
-    if not request.path.startswith(ADMIN_PREFIX):
-        gate().enter()
-        g.diags_in_gate = True
+    environ = request.environ
+    if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
+        return
+    pass_gate(gate())
+    environ[IN_GATE_KEY] = True
 
 
 def _leave_gate(_error: BaseException | None) -> None:
-    if g.pop("diags_in_gate", False):
+    if request.environ.pop(IN_GATE_KEY, False):
         gate().leave()
 
 

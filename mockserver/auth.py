@@ -49,7 +49,7 @@ def _authenticate() -> None:
         return
     if path in current_app.config["DIAGS_PUBLIC_PATHS"]:
         return
-    check_bearer(request.headers.get("Authorization"), current_app.config["DIAGS_TOKENS"])
+    check_bearer(request.environ.get("HTTP_AUTHORIZATION"), current_app.config["DIAGS_TOKENS"])
 
 
 def init_app(app: Flask) -> None:

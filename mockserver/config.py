@@ -14,6 +14,8 @@ API_PREFIX = "/api/v1"
 ADMIN_PREFIX = "/__admin"
 #: The token the README documents, so the documentation's cURL examples work unchanged.
 DEFAULT_TOKEN = "YOUR_API_TOKEN"
+#: Characters a URL path keeps unencoded on the wire (RFC 3986 ``pchar`` and ``/``).
+PATH_SAFE = "/:@!$&'()*+,;=-._~"
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_BODY_BYTES = 1024 * 1024
@@ -47,6 +49,10 @@ DEFAULTS: dict[str, Any] = {
     "DIAGS_MAX_HEADER_BYTES": MAX_HEADER_BYTES,
     "DIAGS_MAX_URL_BYTES": MAX_URL_BYTES,
     "DIAGS_REQUEST_TIMEOUT": REQUEST_TIMEOUT_SECONDS,
+    # Strict mode (strict.py): every API answer checked against its schema; read per request.
+    "DIAGS_STRICT": False,
+    # The fast lane (lane.py) answers the resource's GET and POST without Flask's per-request machinery.
+    "DIAGS_FAST_LANE": True,
     # Never Flask's debug mode, whatever FLASK_DEBUG says: no debugger, no tracebacks for clients.
     "DEBUG": False,
     # The control plane (admin.py): its token, and the bound address (is it open without one?).

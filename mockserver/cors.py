@@ -57,6 +57,11 @@ def _add_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Answer preflights (before authentication: a preflight carries no token) and label answers."""
+    """Answer preflights (before authentication: a preflight carries no token) and label answers.
+
+    Only with ``DIAGS_CORS_ORIGINS`` set: without an allowed origin the hooks would do nothing, at a cost.
+    """
+    if not app.config.get("DIAGS_CORS_ORIGINS"):
+        return
     app.before_request_funcs.setdefault(None, []).insert(0, _preflight)
     app.after_request(_add_headers)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from .responses import ApiError, error_response
+from .responses import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -20,28 +20,37 @@ _DETAILS = {
 }
 
 
-def _http_error(error: HTTPException) -> Response:
+def from_http_error(error: HTTPException, req: Request) -> ApiError:
+    """The mock's answer to one of Werkzeug's HTTP errors (a routing error, a 413, a client gone)."""
     status = error.code or 500
     headers: dict[str, str] = {}
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         headers["Allow"] = ", ".join(sorted(error.valid_methods))
     if isinstance(error, RequestEntityTooLarge):
-        limit = request.max_content_length
-        detail = f"The request body is over the limit of {limit} bytes."
+        detail = f"The request body is over the limit of {req.max_content_length} bytes."
     elif status in _DETAILS:
-        detail = _DETAILS[status].format(path=request.path, method=request.method)
+        detail = _DETAILS[status].format(path=req.path, method=req.method)
     else:
         detail = error.description or error.name
-    return error_response(status, detail, headers=headers)
+    return ApiError(status, detail, headers=headers)
+
+
+def _http_error(error: HTTPException) -> Response:
+    return from_http_error(error, request).response()
 
 
 def _api_error(error: ApiError) -> Response:
     return error.response()
 
 
+def crash(method: str, path: str) -> ApiError:
+    """The 500 of an unexpected exception, which is logged here with its traceback (call it in ``except``)."""
+    log.exception("unhandled error on %s %s", method, path)
+    return ApiError(500, "Internal server error in the mock; see the server log.")
+
+
 def _crash(error: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, "Internal server error in the mock; see the server log.")
+    return crash(request.method, request.path).response()
 
 
 def init_app(app: Flask) -> None:

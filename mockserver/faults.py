@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -31,6 +30,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from .config import ADMIN_PREFIX
+from .limits import wait_within_deadline
 from .responses import error_response, json_response
 from .services import services, services_of
 from .sqlite_store import Database
@@ -204,6 +204,9 @@ class FaultBook(Protocol):
     def listing(self) -> list[dict[str, Any]]: ...
     def remove(self, fault_id: str | None = None) -> int: ...
     def outcome(self, method: str, path: str, seed: int, helpers: bool = False) -> Outcome: ...
+    def armed(self) -> bool:
+        """Whether any fault may trigger: if not, a request need not ask for its ``outcome``."""
+        ...
 
 
 class MemoryFaultBook:
@@ -237,6 +240,9 @@ class MemoryFaultBook:
             self._faults = kept
         return removed
 
+    def armed(self) -> bool:
+        return bool(self._faults)
+
     def outcome(self, method: str, path: str, seed: int, helpers: bool = False) -> Outcome:
         result = Outcome()
         with self._lock:
@@ -259,6 +265,10 @@ class SqliteFaultBook:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+
+    def armed(self) -> bool:
+        # Another worker may add a fault at any time: only the database can tell.
+        return self.database.connection().execute("SELECT 1 FROM faults LIMIT 1").fetchone() is not None
 
     def _load(self, connection: Any) -> list[tuple[Fault, int, int]]:
         rows = connection.execute("SELECT id, body, matched, fired FROM faults ORDER BY position").fetchall()
@@ -364,14 +374,15 @@ def _read_body() -> None:
 
 
 def _apply_faults() -> Response | None:
-    if request.path.startswith(ADMIN_PREFIX) or request.method == "OPTIONS":
+    found = book()
+    if not found.armed() or request.path.startswith(ADMIN_PREFIX) or request.method == "OPTIONS":
         return None
-    outcome = book().outcome(request.method, request.path, services().seed)
+    outcome = found.outcome(request.method, request.path, services().seed)
     if not outcome.triggered:
         return None
     g.diags_faults = outcome.triggered
     if outcome.latency_ms:
-        time.sleep(outcome.latency_ms / 1000)
+        wait_within_deadline(outcome.latency_ms / 1000)
     if outcome.drop or outcome.status is not None:
         _read_body()
     if outcome.drop:
@@ -384,7 +395,10 @@ def _apply_faults() -> Response | None:
 
 def helper_fault() -> str | None:
     """The id of a fault that breaks the diagnostic helper configuration for this request, if one triggers."""
-    outcome = book().outcome(request.method, request.path, services().seed, helpers=True)
+    found = book()
+    if not found.armed():
+        return None
+    outcome = found.outcome(request.method, request.path, services().seed, helpers=True)
     if not outcome.triggered:
         return None
     g.diags_faults = [*g.get("diags_faults", []), *outcome.triggered]

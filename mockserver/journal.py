@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
@@ -20,10 +22,9 @@ from flask import Flask, Response, current_app, g, request
 from .auth import OTHER_SCHEMES
 from .config import ADMIN_PREFIX, JOURNAL_SIZE
 from .faults import DROP_KEY
-from .limits import Deadline, current_deadline
 from .services import services_of
 from .sqlite_store import Database
-from .timestamps import format_timestamp, utc_now
+from .timestamps import format_timestamp
 
 EXTENSION = "diags.journal"
 EXCERPT_CHARS = 500
@@ -46,37 +47,44 @@ def mask_authorization(header: str | None) -> str | None:
     return f"{scheme} {shown}…"
 
 
-def _has_body(environ: dict[str, Any]) -> bool:
-    # HTTP/1.x frames a request body with Content-Length or Transfer-Encoding: without either there
-    # is none, and asking the server for it anyway cost a GET about a tenth of its throughput.
-    return (bool(environ.get("CONTENT_LENGTH")) or "HTTP_TRANSFER_ENCODING" in environ
-            or not str(environ.get("SERVER_PROTOCOL", "")).startswith("HTTP/1."))
+def entry_for(
+    environ: dict[str, Any], path: str, status: int | None, duration_ms: float, body: bytes | None,
+    faults: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The journal entry of one answered request, as recorded (see ``published``).
 
-
-def _body_excerpt() -> tuple[str | None, int | None]:
-    # Only a body the view has read: reading one now could wait on a client that sends less than it said.
-    raw = getattr(request, "_cached_data", None)
-    if not isinstance(raw, bytes):
-        return None, request.content_length
-    return raw[:EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS], len(raw)
-
-
-def entry_for(response: Response, duration_ms: float) -> dict[str, Any]:
-    """The journal entry of the request being answered."""
-    body, size = _body_excerpt()
+    ``body`` is the body the mock read, if it read one: reading one now could wait on a client
+    that sends less than it said.
+    """
+    declared = environ.get("CONTENT_LENGTH")
+    size = len(body) if body is not None else int(declared) if declared and declared.isdigit() else None
     return {
-        "time": format_timestamp(utc_now()),
-        "method": request.method,
-        "path": request.path,
-        "query": request.query_string.decode("latin-1"),
-        "status": response.status_code,
+        "time": time.time(),
+        "method": environ["REQUEST_METHOD"],
+        "path": path,
+        "query": environ.get("QUERY_STRING", ""),
+        "status": status,
         "duration_ms": round(duration_ms, 1),
-        "content_type": request.content_type,
-        "body": body,
+        "content_type": environ.get("CONTENT_TYPE") or None,
+        "body": None if body is None else body[:EXCERPT_CHARS * 4],
         "body_bytes": size,
-        "authorization": mask_authorization(request.headers.get("Authorization")),
-        "faults": list(g.get("diags_faults", [])),
+        "authorization": mask_authorization(environ.get("HTTP_AUTHORIZATION")),
+        "faults": list(faults),
     }
+
+
+def published(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as the admin API shows it: the time formatted, the body excerpt decoded.
+
+    Recording keeps both raw, because the hot path of every request pays for the recording,
+    and only the few entries anyone reads pay for the formatting.
+    """
+    shown = dict(entry)
+    if isinstance(entry["time"], float):
+        shown["time"] = format_timestamp(datetime.fromtimestamp(entry["time"], UTC))
+    if isinstance(entry["body"], bytes):
+        shown["body"] = entry["body"].decode("utf-8", "replace")[:EXCERPT_CHARS]
+    return shown
 
 
 class Journal(Protocol):
@@ -110,14 +118,16 @@ class MemoryJournal:
             return
         with self._lock:
             self._last_id += 1
-            self._entries.append({"id": self._last_id, **entry})
+            entry["id"] = self._last_id
+            self._entries.append(entry)
 
     def entries(self, method: str | None = None, status: int | None = None,
                 limit: int | None = None) -> list[dict[str, Any]]:
         with self._lock:
             newest_first = list(reversed(self._entries))
         found = [entry for entry in newest_first if _wanted(entry, method, status)]
-        return found if limit is None else found[:limit]
+        chosen = found if limit is None else found[:limit]
+        return [{"id": entry["id"], **published(entry)} for entry in chosen]
 
     def count(self) -> int:
         with self._lock:
@@ -142,7 +152,7 @@ class SqliteJournal:
             return
         with self.database.write() as connection:
             cursor = connection.execute("INSERT INTO journal (method, status, entry) VALUES (?, ?, ?)",
-                                        (entry["method"], entry["status"], orjson.dumps(entry)))
+                                        (entry["method"], entry["status"], orjson.dumps(published(entry))))
             oldest_kept = int(cursor.lastrowid or 0) - self.size + 1
             connection.execute("DELETE FROM journal WHERE sequence < ?", (oldest_kept,))
 
@@ -175,25 +185,21 @@ def journal(app: Flask | None = None) -> Journal:
     return found
 
 
-def _journaled() -> bool:
-    return not request.path.startswith(ADMIN_PREFIX)
-
-
 def _start() -> None:
     g.diags_started = time.perf_counter()
 
 
 def _record(response: Response) -> Response:
     found = journal()
-    if found.size > 0 and _journaled():
-        started = g.get("diags_started", time.perf_counter())
-        entry = entry_for(response, (time.perf_counter() - started) * 1000)
-        deadline = current_deadline()
-        if request.environ.get(DROP_KEY):
-            entry["status"] = None
-        elif deadline is not None and deadline.state == Deadline.EXPIRED:
-            entry["status"] = 503  # what the client got from the time-out, not what came too late
-        found.record(entry)
+    path = request.path
+    if found.size > 0 and not path.startswith(ADMIN_PREFIX):
+        environ = request.environ
+        duration_ms = (time.perf_counter() - g.get("diags_started", time.perf_counter())) * 1000
+        # A dropped connection answered nothing.
+        status = None if environ.get(DROP_KEY) else response.status_code
+        body = getattr(request, "_cached_data", None)
+        found.record(entry_for(environ, path, status, duration_ms, body if isinstance(body, bytes) else None,
+                               g.get("diags_faults", ())))
     return response
 
 

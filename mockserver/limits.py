@@ -1,39 +1,39 @@
 """Limits that keep the mock answering, in JSON: header size, URL length, streamed bodies, a time-out.
 
-- Header size (431) and URL length (414) are checked before anything else, authentication
-  included, as the front proxy of a real service would. The measure is the bytes on the wire:
+- Header size (431) and URL length (414) are checked right after authentication (contract.md: a
+  401 comes before anything else) and before everything else. The measure is the bytes on the wire:
   ``Name: value`` plus the line end for each header; the path (percent-encoded) and query string.
   A query string of raw bytes that are not UTF-8 is a 400 at the same point.
 - A body sent without ``Content-Length`` (chunked) is held to ``MAX_CONTENT_LENGTH`` as well:
   Werkzeug alone stops reading at the limit and hands the view a silently truncated body.
-- The per-request time-out is a watchdog. ``LimitsMiddleware`` reads the body in the server's
-  thread, then runs the app in a worker thread and waits for it until the deadline; then the
-  client gets a 503 with ``Retry-After`` and the worker is abandoned. (Only the server's thread
-  may read granian's ``wsgi.input``: from another thread the read holds the GIL while it waits for
-  the client, which freezes the whole process. So the upload itself is not timed: a client that
-  sends less body than it announced waits until it gives up, as granian has no body read
-  time-out, but it holds up nobody else.)
-- So that a 503 means "nothing happened", every store call of the request passes through
-  ``GuardedStore``, which consults the request's ``Deadline``: once the watchdog has declared it
-  expired, any store call raises and the worker ends without effect. Writes hold the deadline's
-  lock, so a write is either wholly before the 503 or not at all. A write that is the request's
-  purpose (``create``, ``reset``, ``add_device``) commits it: the watchdog then lets it run to its
-  answer, late. The writes of a status refresh do not, so a slow refresh is cut off between two
-  records; the 503 then says that the refreshes made before it are kept.
+- The per-request time-out is a deadline, checked wherever a request can be held up: at every
+  store call (``GuardedStore``), at the reset gate, and in injected latency, which sleeps no longer
+  than the time that is left. Past it, the client gets a 503 with ``Retry-After``. The app runs
+  in the server's own thread: a watchdog thread per request (an earlier design) answered on time
+  even from inside a blocking call, but cost more than all the rest of a request together, and
+  nothing in the mock blocks anywhere but at those points. (The upload itself is not timed: a
+  client that sends less body than it announced waits until it gives up, as granian has no body
+  read time-out, but it holds up nobody else.)
+- So that a 503 means "nothing happened", a store call past the deadline raises before it runs.
+  A write that is the request's purpose (``create``, ``reset``, ``add_device``) commits the
+  request: from then on it runs to its answer, even late. The writes of a status refresh do not,
+  so a slow refresh is cut off between two records; the 503 then says that the refreshes made
+  before it are kept.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any, Protocol, cast
 from urllib.parse import quote
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .config import PATH_SAFE
 from .responses import ApiError
 from .services import EXTENSION as SERVICES_EXTENSION
 from .store import Store
@@ -44,13 +44,10 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-DEADLINE_KEY = "diags.deadline"
 RETRY_AFTER_SECONDS = 1
 #: Store calls that change data; those in ``FINAL_WRITES`` are what their request is for.
 WRITES = frozenset({"create", "update", "next_refresh", "add_device", "reset"})
 FINAL_WRITES = frozenset({"create", "add_device", "reset"})
-#: Characters a path keeps unencoded on the wire (RFC 3986 ``pchar`` and ``/``).
-PATH_SAFE = "/:@!$&'()*+,;=-._~"
 HTTP_PREFIX = "HTTP_"
 UNPREFIXED_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 HEADER_LINE_OVERHEAD = len(": \r\n")
@@ -68,50 +65,58 @@ def timed_out(seconds: float, changed: bool = False) -> ApiError:
 
 
 class Deadline:
-    """One request's deadline, shared by its worker thread and the watchdog waiting for it."""
+    """One request's deadline: every point where the request can be held up asks it first."""
 
-    RUNNING, COMMITTED, FINISHED, EXPIRED = "running", "committed", "finished", "expired"
+    RUNNING, COMMITTED, EXPIRED = "running", "committed", "expired"
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, request_line: str = "") -> None:
         self.seconds = seconds
-        self._lock = threading.Lock()
+        self.request_line = request_line
+        self.expires_at = time.monotonic() + seconds
         self.state = self.RUNNING
         self.changed = False
 
+    def remaining(self) -> float:
+        """Seconds left before the deadline (never negative)."""
+        return max(self.expires_at - time.monotonic(), 0.0)
+
     def check(self) -> None:
-        """Raise the 503 if the watchdog has already answered for this request."""
-        if self.state == self.EXPIRED:
-            raise timed_out(self.seconds)
+        """Raise the 503 once the deadline has passed, unless the request has committed its write."""
+        if self.state == self.COMMITTED:
+            return
+        if self.state == self.EXPIRED or time.monotonic() >= self.expires_at:
+            if self.state != self.EXPIRED:
+                log.warning("time-out after %g s: %s", self.seconds, self.request_line)
+            self.state = self.EXPIRED
+            raise timed_out(self.seconds, self.changed)
 
     def guarded(self, write: Callable[[], Any], final: bool) -> Any:
-        """Run ``write`` only if the request has not expired, and keep the watchdog out meanwhile."""
-        with self._lock:
-            self.check()
-            if final:
-                self.state = self.COMMITTED
-            result = write()
-            self.changed = True
-            return result
+        """Run ``write`` only if the deadline has not passed; a ``final`` write commits the request."""
+        self.check()
+        if final:
+            self.state = self.COMMITTED
+        result = write()
+        self.changed = True
+        return result
 
-    def expire(self) -> bool:
-        """The watchdog's move: whether the request is now expired (not if it finished or committed first)."""
-        with self._lock:
-            if self.state == self.RUNNING:
-                self.state = self.EXPIRED
-            return self.state == self.EXPIRED
 
-    def finish(self) -> None:
-        with self._lock:
-            if self.state != self.EXPIRED:
-                self.state = self.FINISHED
+#: The deadline of the request this thread is handling (a context variable, so no Flask context is needed).
+_CURRENT_DEADLINE: ContextVar[Deadline | None] = ContextVar("diags_deadline", default=None)
 
 
 def current_deadline() -> Deadline | None:
     """The deadline of the request being handled, if the time-out is on."""
-    if not has_request_context():
-        return None
-    deadline: Deadline | None = request.environ.get(DEADLINE_KEY)
-    return deadline
+    return _CURRENT_DEADLINE.get()
+
+
+def wait_within_deadline(seconds: float) -> None:
+    """Sleep ``seconds``, or until the request's deadline if that comes first (then raise its 503)."""
+    deadline = current_deadline()
+    if deadline is None or deadline.state == Deadline.COMMITTED:
+        time.sleep(seconds)
+        return
+    time.sleep(min(seconds, deadline.remaining()))
+    deadline.check()
 
 
 class GuardedStore:
@@ -167,74 +172,8 @@ class CappedInput:
         return self._counted(self.stream.readline(-1 if size is None else size))
 
 
-def _read_up_to(stream: Readable, size: int) -> bytes:
-    chunks: list[bytes] = []
-    remaining = size
-    while remaining > 0:
-        chunk = stream.read(remaining)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-def buffered_input(environ: Environ, limit: int | None) -> Readable:
-    """The request body, read now (in the server's thread), as the stream the app will read."""
-    stream = environ["wsgi.input"]
-    declared = environ.get("CONTENT_LENGTH")
-    if declared:
-        length = int(declared) if declared.isdigit() else 0
-        # Over the limit, Werkzeug answers 413 from the header alone: the body is never wanted.
-        if limit is not None and length > limit:
-            return io.BytesIO()
-        return io.BytesIO(_read_up_to(stream, length))
-    if not environ.get("wsgi.input_terminated"):
-        return io.BytesIO()  # Werkzeug reads no body of unknown length from such a server either
-    if limit is None:
-        return io.BytesIO(stream.read())
-    return CappedInput(io.BytesIO(_read_up_to(stream, limit + 1)), limit)
-
-
-class _Run:
-    """The app's answer to one request, produced in a worker thread."""
-
-    def __init__(self, wsgi_app: WsgiApp, environ: Environ, deadline: Deadline) -> None:
-        self.wsgi_app, self.environ, self.deadline = wsgi_app, environ, deadline
-        self.done = threading.Event()
-        self.status = "500 INTERNAL SERVER ERROR"
-        self.headers: list[tuple[str, str]] = []
-        self.body: list[bytes] = []
-        self.error: BaseException | None = None
-
-    def _start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        self.status, self.headers = status, headers
-        return self.body.append
-
-    def __call__(self) -> None:
-        try:
-            answer = self.wsgi_app(self.environ, self._start_response)
-            try:
-                self.body.extend(answer)
-            finally:
-                close = getattr(answer, "close", None)
-                if close is not None:
-                    close()
-        except BaseException as error:  # handed to the server's thread, which re-raises it
-            self.error = error
-        finally:
-            self.deadline.finish()
-            self.done.set()
-
-    def replay(self, start_response: StartResponse) -> Iterable[bytes]:
-        if self.error is not None:
-            raise self.error
-        start_response(self.status, self.headers)
-        return self.body
-
-
 class LimitsMiddleware:
-    """WSGI middleware around the Flask app: caps streamed bodies and enforces the time-out."""
+    """WSGI middleware around the Flask app: caps streamed bodies and starts the request's deadline."""
 
     def __init__(self, app: Flask, wsgi_app: WsgiApp) -> None:
         self.app = app
@@ -242,25 +181,18 @@ class LimitsMiddleware:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         config = self.app.config
-        limit = None if config.get("MAX_CONTENT_LENGTH") is None else int(config["MAX_CONTENT_LENGTH"])
+        limit = config.get("MAX_CONTENT_LENGTH")
+        if limit is not None and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            environ["wsgi.input"] = CappedInput(environ["wsgi.input"], int(limit))
         seconds = float(config.get("DIAGS_REQUEST_TIMEOUT") or 0)
         if seconds <= 0:
-            streamed = not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated")
-            if limit is not None and streamed:
-                environ["wsgi.input"] = CappedInput(environ["wsgi.input"], limit)
             return self.wsgi_app(environ, start_response)
-        environ["wsgi.input"] = buffered_input(environ, limit)
-        deadline = Deadline(seconds)
-        environ[DEADLINE_KEY] = deadline
-        run = _Run(self.wsgi_app, environ, deadline)
-        threading.Thread(target=run, name="diags-request", daemon=True).start()
-        if not run.done.wait(seconds) and deadline.expire():
-            log.warning("time-out after %g s: %s %s",
-                        seconds, environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
-            return timed_out(seconds, deadline.changed).response()(environ, start_response)
-        # It finished, or committed a write before the deadline: its own answer is the true one.
-        run.done.wait()
-        return run.replay(start_response)
+        request_line = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+        token = _CURRENT_DEADLINE.set(Deadline(seconds, request_line))
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            _CURRENT_DEADLINE.reset(token)
 
 
 def url_bytes(environ: Environ) -> int:
@@ -280,29 +212,49 @@ def header_sizes(environ: Environ) -> dict[str, int]:
     return sizes
 
 
+def header_bytes(environ: Environ) -> int:
+    """All headers' bytes on the wire: ``sum(header_sizes(environ).values())`` without the mapping."""
+    total = 0
+    for key, value in environ.items():
+        if key.startswith(HTTP_PREFIX):
+            if isinstance(value, str):
+                total += len(key) + len(value) + HEADER_LINE_OVERHEAD - len(HTTP_PREFIX)
+        elif key in UNPREFIXED_HEADERS and isinstance(value, str):
+            total += len(key) + len(value) + HEADER_LINE_OVERHEAD
+    return total
+
+
 def _header_name(key: str) -> str:
     return key.removeprefix(HTTP_PREFIX).replace("_", "-").title()
 
 
 def check_request_line() -> None:
-    """Before authentication: 414 for a long URL, 400 for a query that is not UTF-8, 431 for large headers."""
-    config = current_app.config
-    environ = request.environ
+    """After authentication: 414 for a long URL, 400 for a query that is not UTF-8, 431 for large headers."""
+    check_request_head(request.environ, current_app.config)
+
+
+def check_request_head(environ: Environ, config: Mapping[str, Any]) -> None:
+    """``check_request_line``, for any request's WSGI environ and the app's settings."""
     max_url = int(config["DIAGS_MAX_URL_BYTES"])
-    length = url_bytes(environ)
-    if length > max_url:
-        raise ApiError(414, f"The request URL (path and query string) is {length} bytes, "
-                            f"over the limit of {max_url} bytes.")
-    try:
-        # granian refuses such a request line itself; other WSGI servers pass the bytes on, and Werkzeug
-        # would fail on them (a 500) when the query is first read.
-        environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8")
-    except UnicodeError:
-        raise ApiError(400, "The query string is not valid UTF-8: percent-encode its bytes.") from None
+    query = environ.get("QUERY_STRING", "")
+    # Percent-encoding at most triples a path, so most requests need no exact measure.
+    path_chars = len(environ.get("SCRIPT_NAME", "")) + len(environ.get("PATH_INFO", ""))
+    if 3 * path_chars + len(query) + 1 > max_url:
+        length = url_bytes(environ)
+        if length > max_url:
+            raise ApiError(414, f"The request URL (path and query string) is {length} bytes, "
+                                f"over the limit of {max_url} bytes.")
+    if not query.isascii():
+        try:
+            # granian refuses such a request line itself; other WSGI servers pass the bytes on, and
+            # Werkzeug would fail on them (a 500) when the query is first read.
+            query.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            raise ApiError(400, "The query string is not valid UTF-8: percent-encode its bytes.") from None
     max_headers = int(config["DIAGS_MAX_HEADER_BYTES"])
-    sizes = header_sizes(environ)
-    total = sum(sizes.values())
-    if total > max_headers:
+    if header_bytes(environ) > max_headers:
+        sizes = header_sizes(environ)
+        total = sum(sizes.values())
         largest = max(sizes, key=sizes.__getitem__)
         raise ApiError(431, f"The request headers total {total} bytes, over the limit of {max_headers} bytes "
                             f"(the largest is {_header_name(largest)}, {sizes[largest]} bytes).")
@@ -316,6 +268,6 @@ def guard_store(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Install the size checks (first of all ``before_request`` hooks) and the time-out middleware."""
+    """Install the size checks (call after ``auth.init_app``: a 401 comes first) and the time-out."""
     app.before_request(check_request_line)
     app.wsgi_app = LimitsMiddleware(app, app.wsgi_app)  # type: ignore[method-assign]

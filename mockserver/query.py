@@ -33,6 +33,8 @@ class ListQuery:
 
 
 def _single(args: MultiDict[str, str], name: str) -> str | None:
+    if name not in args:
+        return None
     values = args.getlist(name)
     if len(values) > 1:
         raise bad_request(f"Query parameter {name!r} was given {len(values)} times; give it once.",

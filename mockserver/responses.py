@@ -20,6 +20,11 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
     return Response(orjson.dumps(body), status=status, headers=dict(headers or {}), mimetype=JSON_MIMETYPE)
 
 
+def json_bytes_response(payload: bytes, status: int = 200) -> Response:
+    """A response whose body is ``payload``, JSON already."""
+    return Response(payload, status=status, mimetype=JSON_MIMETYPE)
+
+
 def error_body(detail: str, errors: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
     """The mock's error body."""
     body: dict[str, Any] = {"detail": detail}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
 from typing import Any, Protocol
 
 import orjson
@@ -42,6 +41,7 @@ class Store(Protocol):
     def device(self, device_id: str) -> Device | None: ...
     def add_device(self, device: Device) -> Device: ...
     def page(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[Record]]: ...
+    def page_json(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[bytes]]: ...
     def get(self, record_id: str) -> Record | None: ...
     def create(self, fields: Record) -> Record: ...
     def update(self, record_id: str, changes: Record) -> Record: ...
@@ -93,15 +93,17 @@ class MemoryStore:
 
     def page(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[Record]]:
         """The total number of matches, and the records at ``offset`` .. ``offset + limit``."""
+        total, chosen = self.page_json(device_id, offset, limit)
+        return total, [orjson.loads(raw) for raw in chosen]
+
+    def page_json(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[bytes]]:
+        """``page``, with each record as the JSON it is stored as."""
         with self._lock:
             if device_id is None:
-                total = len(self._records)
-                chosen: Iterable[bytes] = self._records[offset : offset + limit]
-            else:
-                positions = self._by_device.get(device_id, [])
-                total = len(positions)
-                chosen = [self._records[position] for position in positions[offset : offset + limit]]
-        return total, [orjson.loads(raw) for raw in chosen]
+                return len(self._records), self._records[offset : offset + limit]
+            positions = self._by_device.get(device_id, [])
+            chosen = positions[offset : offset + limit]
+            return len(positions), [self._records[position] for position in chosen]
 
     def get(self, record_id: str) -> Record | None:
         with self._lock:

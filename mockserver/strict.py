@@ -22,7 +22,7 @@ import schemas
 
 from .config import is_api_path
 from .faults import DROP_KEY
-from .responses import JSON_MIMETYPE, error_response
+from .responses import JSON_MIMETYPE, ApiError
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +81,29 @@ def _is_checked(response: Response) -> bool:
     return request.blueprint not in SKIPPED_BLUEPRINTS and request.method not in ("HEAD", "OPTIONS")
 
 
+def verdict(method: str, path: str, endpoint_is_resource: bool, status: int, mimetype: str,
+            body: bytes) -> ApiError | None:
+    """The logged 500 that replaces a response the schemas do not allow; ``None`` if they allow it."""
+    try:
+        schema = schema_for(method, endpoint_is_resource, status)
+        if schema is not None:
+            check_body(schema, mimetype, body)
+    except Violation as violation:
+        reason = violation.reason[:REASON_LIMIT]
+        log.error("strict mode: %s %s answered %s, which violates %s: %s",
+                  method, path, status, violation.schema, reason)
+        return ApiError(500, f"strict mode: response violates {violation.schema}: {reason}")
+    return None
+
+
 def _enforce(response: Response) -> Response:
     if not _is_checked(response):
         return response
     injected_error = bool(g.get("diags_faults")) and response.status_code >= 400
     endpoint_is_resource = request.blueprint == "api" and not injected_error
-    try:
-        schema = schema_for(request.method, endpoint_is_resource, response.status_code)
-        if schema is not None:
-            check_body(schema, response.mimetype or "", response.get_data())
-    except Violation as violation:
-        reason = violation.reason[:REASON_LIMIT]
-        log.error("strict mode: %s %s answered %s, which violates %s: %s",
-                  request.method, request.path, response.status_code, violation.schema, reason)
-        detail = f"strict mode: response violates {violation.schema}: {reason}"
-        return error_response(500, detail)
-    return response
+    replacement = verdict(request.method, request.path, endpoint_is_resource, response.status_code,
+                          response.mimetype or "", response.get_data())
+    return response if replacement is None else replacement.response()
 
 
 def init_app(app: Flask) -> None:
