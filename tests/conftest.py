@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 from mockserver import create_app
 
 TOKEN = "test-token"
-RESOURCE = "/api/v1/inventory_device_diags/"
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from listing import RESOURCE
 
 from mockserver.cli import ENV_PREFIX
 
 HOST = "127.0.0.1"
-RESOURCE = "/api/v1/inventory_device_diags/"
 ROOT = Path(__file__).resolve().parents[1]
 STOP_SECONDS = 15.0
 LOG_TAIL_CHARS = 2000

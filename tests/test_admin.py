@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from listing import RESOURCE
 
 import fixtures
 from mockserver import create_app
 from mockserver.admin import ResetGate, is_loopback
 from mockserver.responses import ApiError
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 TOKEN = "test-token"  # conftest's API token
 ADMIN_TOKEN = "admin-secret"
 DEVICE = fixtures.DOCUMENTED_DEVICE_ID

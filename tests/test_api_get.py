@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from listing import RESOURCE, records, walk
 from werkzeug.test import TestResponse
 
 import fixtures
@@ -15,7 +16,6 @@ import schemas
 from mockserver import create_app
 from mockserver.services import services
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 DOCUMENTED_FIELDS = [
     "id",
     "device_id",
@@ -29,8 +29,8 @@ DOCUMENTED_FIELDS = [
     "updated_at",
     "next_check_due",
 ]
-#: Bounds every pagination walk, so a broken ``next`` cannot loop for ever.
-MAX_PAGES = 500
+#: Bounds every pagination walk here, with room for the whole inventory at a few records a page.
+WALK_PAGES = 500
 
 
 def get(client: FlaskClient, auth: dict[str, str], url: str = RESOURCE, **params: Any) -> TestResponse:
@@ -54,22 +54,18 @@ def page_ok(response: TestResponse) -> dict[str, Any]:
     return body
 
 
-def walk(
+def checked_walk(
     client: FlaskClient, auth: dict[str, str], first_url: str, link: str = "next"
 ) -> list[dict[str, Any]]:
-    """The pages met by following ``link`` from ``first_url``."""
-    pages: list[dict[str, Any]] = []
-    url: str | None = first_url
-    while url is not None:
-        assert len(pages) < MAX_PAGES, "the walk does not end"
-        page = page_ok(client.get(url, headers=auth))
-        pages.append(page)
-        url = page[link]
-    return pages
+    """The pages met by following ``link`` from ``first_url``, each checked by ``page_ok``."""
+    def read(url: str) -> dict[str, Any]:
+        return page_ok(client.get(url, headers=auth))
+
+    return walk(read, first_url, link=link, max_pages=WALK_PAGES)
 
 
 def ids_of(pages: list[dict[str, Any]]) -> list[str]:
-    return [record["id"] for page in pages for record in page["results"]]
+    return [record["id"] for record in records(pages)]
 
 
 def sequence(record_id: str) -> int:
@@ -88,9 +84,9 @@ def test_the_first_page_is_the_documented_envelope(client: FlaskClient, auth: di
 def test_every_record_carries_every_field_of_the_documented_example(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:
-    records = [record for page in walk(client, auth, f"{RESOURCE}?limit=100") for record in page["results"]]
-    assert records
-    for record in records:
+    listed = records(checked_walk(client, auth, f"{RESOURCE}?limit=100"))
+    assert listed
+    for record in listed:
         assert set(DOCUMENTED_FIELDS) <= set(record), record["id"]
         schemas.validator("diag").validate(record)
 
@@ -107,7 +103,7 @@ def test_the_documented_record_is_served_as_documented(client: FlaskClient, auth
 def test_following_next_visits_every_record_exactly_once_in_creation_order(
     client: FlaskClient, auth: dict[str, str], limit: int
 ) -> None:
-    pages = walk(client, auth, f"{RESOURCE}?limit={limit}")
+    pages = checked_walk(client, auth, f"{RESOURCE}?limit={limit}")
     seen = ids_of(pages)
     expected = [record["id"] for record in fixtures.default()["diagnostics"]]
     assert seen == expected
@@ -120,10 +116,10 @@ def test_following_next_visits_every_record_exactly_once_in_creation_order(
 def test_following_previous_from_the_last_page_visits_every_record_once(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:
-    forward = walk(client, auth, f"{RESOURCE}?limit=30")
+    forward = checked_walk(client, auth, f"{RESOURCE}?limit=30")
     last = forward[-1]
     last_url = urlsplit(forward[-2]["next"])
-    backward = walk(client, auth, f"{last_url.path}?{last_url.query}", link="previous")
+    backward = checked_walk(client, auth, f"{last_url.path}?{last_url.query}", link="previous")
     assert backward[0] == last
     assert ids_of(list(reversed(backward))) == ids_of(forward)
 
@@ -134,7 +130,7 @@ def test_a_device_walk_visits_only_and_all_of_its_records(client: FlaskClient, a
         sorted({record["device_id"] for record in diagnostics}),
         key=lambda candidate: sum(record["device_id"] == candidate for record in diagnostics),
     )
-    pages = walk(client, auth, f"{RESOURCE}?id={device_id}&limit=1")
+    pages = checked_walk(client, auth, f"{RESOURCE}?id={device_id}&limit=1")
     expected = [record["id"] for record in diagnostics if record["device_id"] == device_id]
     assert len(expected) > 2
     assert ids_of(pages) == expected

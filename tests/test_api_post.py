@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from listing import RESOURCE, count, reader, records, walk
 from werkzeug.test import TestResponse
 
 import fixtures
 import schemas
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 NOW = datetime(2024, 3, 1, 12, 30, 15, tzinfo=UTC)
 NOW_TEXT = "2024-03-01T12:30:15Z"
 DEVICE_ID = fixtures.DOCUMENTED_DEVICE_ID
@@ -195,7 +195,7 @@ def test_ids_are_new_every_time(client: FlaskClient, auth: dict[str, str]) -> No
 
 
 def test_new_records_come_last_in_the_list(client: FlaskClient, auth: dict[str, str]) -> None:
-    before = client.get(RESOURCE, query_string={"limit": 0}, headers=auth).get_json()["count"]
+    before = count(reader(client, auth))
     body = created(post_json(client, auth, MINIMAL))
     page = client.get(RESOURCE, query_string={"offset": before}, headers=auth).get_json()
     assert page["count"] == before + 1
@@ -283,16 +283,13 @@ def test_an_unknown_device_is_a_404(client: FlaskClient, auth: dict[str, str]) -
 
 
 def test_a_failed_post_stores_nothing(client: FlaskClient, auth: dict[str, str]) -> None:
-    def count() -> int:
-        total: int = client.get(RESOURCE, query_string={"limit": 0}, headers=auth).get_json()["count"]
-        return total
-
-    before = count()
+    read = reader(client, auth)
+    before = count(read)
     assert_error(post_json(client, auth, {**MINIMAL, "device_id": "device-99999"}), 404)
     assert_error(post_json(client, auth, {**MINIMAL, "priority": "urgent"}), 422)
     assert_error(post_json(client, auth, {"device_id": DEVICE_ID}), 400)
     assert_error(post_json(client, {}, MINIMAL), 401)
-    assert count() == before
+    assert count(read) == before
 
 
 PRECEDENCE = [
@@ -351,7 +348,7 @@ def test_401_wins_over_413(small_body_app: Flask) -> None:
 
 def test_concurrent_posts_lose_nothing(app: Flask, auth: dict[str, str]) -> None:
     threads_count, per_thread = 8, 50
-    before = app.test_client().get(RESOURCE, query_string={"limit": 0}, headers=auth).get_json()["count"]
+    before = count(reader(app.test_client(), auth))
     results: list[list[tuple[int, str]]] = [[] for _ in range(threads_count)]
     start = threading.Barrier(threads_count)
 
@@ -375,15 +372,7 @@ def test_concurrent_posts_lose_nothing(app: Flask, auth: dict[str, str]) -> None
     client = app.test_client()
     after = client.get(RESOURCE, query_string={"offset": before, "limit": 100}, headers=auth).get_json()
     assert after["count"] == before + len(ids)
-    listed: list[dict[str, Any]] = []
-    url: str | None = f"{RESOURCE}?offset={before}&limit=100"
-    for _ in range(10):
-        if url is None:
-            break
-        page = client.get(url, headers=auth).get_json()
-        listed.extend(page["results"])
-        url = page["next"]
-    assert url is None
+    listed = records(walk(reader(client, auth), f"{RESOURCE}?offset={before}&limit=100", max_pages=10))
     assert {record["id"] for record in listed} == ids
     assert sorted(record["notes"] for record in listed) == sorted(
         f"{slot}/{number}" for slot in range(threads_count) for number in range(per_thread)

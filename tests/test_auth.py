@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from listing import RESOURCE
 from werkzeug.test import TestResponse
 
 import schemas
@@ -13,7 +14,6 @@ from mockserver import create_app
 from mockserver.auth import check_bearer
 from mockserver.responses import ApiError
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 TOKENS = ["first-token", "second-token"]
 MINIMAL = {"device_id": "device-12345", "diagnostic_type": "maintenance"}
 

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from listing import RESOURCE
 
 import fixtures
 from mockserver import cli, config, create_app, server
-
-RESOURCE = "/api/v1/inventory_device_diags/"
 
 
 def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import requests
+from listing import RESOURCE, ReadPage, count, reader, records, walk
 from live import serve
 
 import fixtures
 
 TOKEN = "concurrency-token"
-RESOURCE = "/api/v1/inventory_device_diags/"
 THREADS = 8
 POSTS_PER_THREAD = 100
 REQUEST_SECONDS = 30
@@ -41,13 +41,6 @@ def _session() -> requests.Session:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {TOKEN}"
     return session
-
-
-def _count(session: requests.Session, server_url: str) -> int:
-    response = session.get(server_url + RESOURCE, params={"limit": 0}, timeout=REQUEST_SECONDS)
-    assert response.status_code == 200
-    total: int = response.json()["count"]
-    return total
 
 
 def _writer(server_url: str, thread: int, device_ids: list[str]) -> list[dict[str, Any]]:
@@ -79,32 +72,26 @@ def _writer(server_url: str, thread: int, device_ids: list[str]) -> list[dict[st
     return created
 
 
-def _every_record(session: requests.Session, server_url: str) -> dict[str, dict[str, Any]]:
-    records: dict[str, dict[str, Any]] = {}
-    url: str | None = f"{server_url}{RESOURCE}?limit={PAGE}"
-    for _ in range(1000):
-        if url is None:
-            return records
-        body = session.get(url, timeout=REQUEST_SECONDS).json()
-        for record in body["results"]:
-            assert record["id"] not in records, f"{record['id']} listed twice"
-            records[record["id"]] = record
-        url = body["next"]
-    raise AssertionError("the pages did not end")
+def _every_record(read: ReadPage, server_url: str) -> dict[str, dict[str, Any]]:
+    listed = records(walk(read, f"{server_url}{RESOURCE}?limit={PAGE}", max_pages=1000))
+    by_id = {record["id"]: record for record in listed}
+    assert len(by_id) == len(listed), "a record was listed twice"
+    return by_id
 
 
 def test_eight_threads_of_a_hundred_posts_lose_nothing(server_url: str) -> None:
     device_ids = [device["id"] for device in fixtures.default()["devices"]]
     with _session() as session:
-        before = _count(session, server_url)
+        read = reader(session, timeout=REQUEST_SECONDS)
+        before = count(read, server_url)
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             futures = [pool.submit(_writer, server_url, thread, device_ids) for thread in range(THREADS)]
             created = [record for future in futures for record in future.result(timeout=RUN_SECONDS)]
         assert len(created) == THREADS * POSTS_PER_THREAD
         ids = [record["id"] for record in created]
         assert len(set(ids)) == len(ids), "an id was given twice"
-        assert _count(session, server_url) == before + THREADS * POSTS_PER_THREAD
-        stored = _every_record(session, server_url)
+        assert count(read, server_url) == before + THREADS * POSTS_PER_THREAD
+        stored = _every_record(read, server_url)
         assert len(stored) == before + THREADS * POSTS_PER_THREAD
         for record in created:
             assert stored[record["id"]] == record

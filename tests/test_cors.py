@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from listing import RESOURCE
 
 from mockserver import cli, create_app
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 DASHBOARD = "http://localhost:3000"
 PREFLIGHT = {"Origin": DASHBOARD, "Access-Control-Request-Method": "GET",
              "Access-Control-Request-Headers": "authorization"}

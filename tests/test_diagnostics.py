@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from listing import RESOURCE
 
 import fixtures
 import schemas
@@ -19,7 +20,6 @@ from mockserver.diagnostics import DEFAULT_CONFIG, HelperConfigError, parse_conf
 from mockserver.services import services
 from mockserver.store import MemoryStore
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 NOW = datetime(2024, 2, 1, 9, 0, 0, tzinfo=UTC)
 NOW_TEXT = "2024-02-01T09:00:00Z"
 DUE_TEXT = "2024-02-01T13:00:00Z"

@@ -10,13 +10,13 @@ import re
 
 import pytest
 from flask.testing import FlaskClient
+from listing import RESOURCE
 
 import schemas
 from mockserver import docs
 
 DOCUMENT = "/api/v1/openapi.json"
 PAGE = "/api/v1/docs"
-RESOURCE = "/api/v1/inventory_device_diags/"
 CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript", ".png": "image/png"}
 
 

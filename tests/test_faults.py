@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from listing import RESOURCE
 
 import fixtures
 import schemas
 from mockserver import cli
 from mockserver.faults import DROPPED_LENGTH, Fault, FaultError, parse_fault, parse_faults, roll
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 DEVICE = fixtures.DOCUMENTED_DEVICE_ID
 BODY = {"device_id": DEVICE, "diagnostic_type": "maintenance"}
 

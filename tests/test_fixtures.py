@@ -55,6 +55,13 @@ def moment(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def of_type(fixture: Fixture, diagnostic_type: str) -> list[dict[str, Any]]:
+    """The fixture's records of ``diagnostic_type``: there must be some, or checks on them prove nothing."""
+    found = [record for record in fixture["diagnostics"] if record["diagnostic_type"] == diagnostic_type]
+    assert found, f"the fixture has no {diagnostic_type} records"
+    return found
+
+
 @pytest.fixture(scope="module")
 def default_fixture() -> Fixture:
     return fixtures.generate()
@@ -150,6 +157,7 @@ def test_every_record_matches_the_diag_schema(fixture: Fixture) -> None:
 
 
 def test_fields_come_in_the_api_order(fixture: Fixture) -> None:
+    assert {record["diagnostic_type"] for record in fixture["diagnostics"]} == set(FIELD_ORDER)
     for record in fixture["diagnostics"]:
         assert list(record) == HEAD_FIELDS + FIELD_ORDER[record["diagnostic_type"]], record["id"]
 
@@ -224,6 +232,7 @@ def test_names_and_serials_are_the_devices(fixture: Fixture) -> None:
 
 def test_statuses_fit_their_type(fixture: Fixture) -> None:
     seen = {(record["diagnostic_type"], record["status"]) for record in fixture["diagnostics"]}
+    assert {diagnostic_type for diagnostic_type, _ in seen} == set(STATUSES)
     for diagnostic_type, status in seen:
         assert status in STATUSES[diagnostic_type], (diagnostic_type, status)
 
@@ -234,9 +243,7 @@ def test_busy_inventory_shows_every_status(busy_fixture: Fixture) -> None:
 
 
 def test_health_checks_are_assessed_from_their_readings(fixture: Fixture) -> None:
-    for record in fixture["diagnostics"]:
-        if record["diagnostic_type"] != "health_check":
-            continue
+    for record in of_type(fixture, "health_check"):
         details = record["details"]
         assert (record["status"], record["issues"]) == assess(details), record["id"]
         assert details["last_ping"] == record["created_at"] == record["updated_at"]
@@ -245,9 +252,9 @@ def test_health_checks_are_assessed_from_their_readings(fixture: Fixture) -> Non
 
 
 def test_maintenance_records_tell_who_did_what(fixture: Fixture) -> None:
-    for record in fixture["diagnostics"]:
-        if record["diagnostic_type"] != "maintenance":
-            continue
+    maintenance = of_type(fixture, "maintenance")
+    assert any(record["status"] == "completed" for record in maintenance)
+    for record in maintenance:
         details = record["details"]
         assert details["action_performed"] in {
             "firmware_update", "hardware_replacement", "cleaning", "calibration", "routine_inspection",
@@ -262,9 +269,7 @@ def test_maintenance_records_tell_who_did_what(fixture: Fixture) -> None:
 
 def test_issue_reports_carry_priority_and_fitting_issues(fixture: Fixture) -> None:
     levels = ["low", "medium", "high", "critical"]
-    for record in fixture["diagnostics"]:
-        if record["diagnostic_type"] != "issue_report":
-            continue
+    for record in of_type(fixture, "issue_report"):
         details = record["details"]
         assert list(details) == ["issue_category", "symptoms", "error_codes", "impact_level"]
         assert details["symptoms"] and record["issues"]
@@ -292,11 +297,7 @@ def test_firmware_versions_follow_on_per_device(busy_fixture: Fixture) -> None:
 
 
 def test_every_device_has_a_health_check(fixture: Fixture) -> None:
-    checked = {
-        record["device_id"]
-        for record in fixture["diagnostics"]
-        if record["diagnostic_type"] == "health_check"
-    }
+    checked = {record["device_id"] for record in of_type(fixture, "health_check")}
     assert checked == {device["id"] for device in fixture["devices"]}
 
 

@@ -18,13 +18,13 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from listing import RESOURCE
 from werkzeug.test import run_wsgi_app
 
 import fixtures
 from mockserver import create_app
 
 TOKEN = "fuzz-token"
-RESOURCE = "/api/v1/inventory_device_diags/"
 AUTHORIZATION = f"Bearer {TOKEN}"
 FUZZ = settings(
     max_examples=120,

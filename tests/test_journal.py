@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from listing import RESOURCE
 
 import fixtures
 from mockserver import create_app
 from mockserver.journal import EXCERPT_CHARS, mask_authorization
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 TOKEN = "test-token"  # conftest's API token
 DEVICE = fixtures.DOCUMENTED_DEVICE_ID
 BODY = {"device_id": DEVICE, "diagnostic_type": "maintenance"}

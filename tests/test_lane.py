@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from listing import RESOURCE
 from werkzeug.test import EnvironBuilder
 
 import fixtures
 from mockserver import config, create_app, faults, lane
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 TOKEN = "lane-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DEVICE = fixtures.DOCUMENTED_DEVICE_ID

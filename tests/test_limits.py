@@ -16,18 +16,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from granian.http import HTTP1Settings
+from listing import RESOURCE, count, reader, records, walk
 
 import fixtures
 from mockserver import admin, cli, config, create_app, diagnostics, limits
 from mockserver.responses import ApiError
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 VALID = {"device_id": fixtures.DOCUMENTED_DEVICE_ID, "diagnostic_type": "maintenance"}
-
-
-def count(client: FlaskClient, auth: dict[str, str]) -> int:
-    total: int = client.get(RESOURCE + "?limit=0", headers=auth).get_json()["count"]
-    return total
 
 
 def error_detail(response: Any, status: int) -> str:
@@ -160,10 +155,11 @@ def test_a_body_at_the_limit_is_taken_and_one_byte_more_is_a_413(
             environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True},
         )
 
-    before = count(client, auth)
+    read = reader(client, auth)
+    before = count(read)
     assert post(_body_of_length(SMALL_BODY)).status_code == 201
     assert str(SMALL_BODY) in error_detail(post(_body_of_length(SMALL_BODY + 1)), 413)
-    assert count(client, auth) == before + 1
+    assert count(read) == before + 1
 
 
 def test_the_body_limit_has_its_documented_default(app: Flask) -> None:
@@ -221,12 +217,13 @@ def _assert_timed_out(response: Any, started: float, at_most: float = SLOW_SECON
 
 def test_a_slow_post_gets_a_503_and_stores_nothing(slow_app: Flask, auth: dict[str, str]) -> None:
     client = slow_app.test_client()
-    before = count(client, auth)
+    read = reader(client, auth)
+    before = count(read)
     started = time.monotonic()
     response = client.post(RESOURCE, json=VALID, headers=auth)
     _assert_timed_out(response, started)
     assert "nothing was changed" in response.get_json()["detail"]
-    assert count(client, auth) == before
+    assert count(read) == before
 
 
 def test_a_slow_status_update_gets_a_503_and_refreshes_nothing(slow_app: Flask, auth: dict[str, str]) -> None:
@@ -238,18 +235,6 @@ def test_a_slow_status_update_gets_a_503_and_refreshes_nothing(slow_app: Flask, 
     _assert_timed_out(response, started)
     assert "nothing was changed" in response.get_json()["detail"]
     assert client.get(query, headers=auth).get_json() == before
-
-
-def _all_records(client: FlaskClient, auth: dict[str, str]) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
-    url: str | None = RESOURCE + f"?limit={config.MAX_PAGE_SIZE}"
-    for _ in range(100):
-        if url is None:
-            return records
-        body = client.get(url, headers=auth).get_json()
-        records += body["results"]
-        url = body["next"]
-    raise AssertionError("the pages did not end")
 
 
 @pytest.fixture
@@ -272,12 +257,14 @@ def test_a_refresh_cut_off_by_the_time_out_keeps_what_it_finished(
     slow_helper_app: Flask, auth: dict[str, str]
 ) -> None:
     client = slow_helper_app.test_client()
-    before = _all_records(client, auth)
+    read = reader(client, auth)
+    every_page = f"{RESOURCE}?limit={config.MAX_PAGE_SIZE}"
+    before = records(walk(read, every_page))
     started = time.monotonic()
     response = client.get(RESOURCE + "?update_status=true", headers=auth)
     _assert_timed_out(response, started)
     assert "refreshes made before it are kept" in response.get_json()["detail"]
-    after = _all_records(client, auth)
+    after = records(walk(read, every_page))
     assert len(after) == len(before)
     changed = [new for old, new in zip(before, after, strict=True) if old != new]
     assert len(changed) == 1 and changed[0]["diagnostic_type"] == "health_check"

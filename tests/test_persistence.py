@@ -15,12 +15,12 @@ from typing import Any
 import live
 import pytest
 import requests
+from listing import RESOURCE
 
 import fixtures
 from mockserver.faults import SqliteFaultBook, parse_fault
 from mockserver.sqlite_store import Database, DatabaseError, SqliteStore
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 TOKEN = "persistence-token"
 ADMIN_TOKEN = "persistence-admin"
 API = {"Authorization": f"Bearer {TOKEN}"}

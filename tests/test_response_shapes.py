@@ -11,18 +11,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from listing import RESOURCE, reader, records, walk
 from werkzeug.test import TestResponse
 
 import schemas
 from mockserver import faults
 from mockserver.services import services
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 DEVICE = "device-12345"
 EMPTY_DEVICE = "device-without-diagnostics"
 NEW = {"device_id": DEVICE, "diagnostic_type": "maintenance"}
@@ -172,19 +171,18 @@ def test_the_table_covers_every_documented_status(method: str) -> None:
 
 @pytest.mark.parametrize("query", ["limit=100", "limit=100&update_status=true", "limit=7&id=" + DEVICE])
 def test_every_page_of_the_inventory_matches(client: FlaskClient, auth: dict[str, str], query: str) -> None:
-    url: str | None = f"{RESOURCE}?{query}"
-    first = client.get(url, headers=auth).get_json()
-    seen = 0
-    for _ in range(first["count"] + 2):  # a bound: with limit >= 1 there are at most count + 1 pages
-        if url is None:
-            break
-        page = client.get(url, headers=auth)
-        assert page.status_code == 200
-        body = page.get_json()
+    read_page = reader(client, auth)
+
+    def read(url: str) -> dict[str, Any]:
+        body = read_page(url)
         assert_matches("diag-list", body)
-        seen += len(body["results"])
-        url = body["next"] and urlsplit(body["next"])._replace(scheme="", netloc="").geturl()
-    assert url is None and seen == first["count"]
+        return body
+
+    first_url = f"{RESOURCE}?{query}"
+    total = read(first_url)["count"]
+    # A bound with room to spare: with limit >= 1 there are at most count + 1 pages.
+    pages = walk(read, first_url, max_pages=total + 2)
+    assert len(records(pages)) == total
 
 
 def test_a_created_record_matches_when_read_back(client: FlaskClient, auth: dict[str, str]) -> None:

@@ -20,11 +20,11 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from listing import RESOURCE
 
 import fixtures
 from mockserver import auth, cli, config, create_app, server
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 API_PREFIX = "/api/v1"
 SECRET = "s3cret-token-for-security-tests"
 OTHER_SECRET = "another-s3cret-token"

@@ -17,17 +17,16 @@ from typing import Any
 
 import pytest
 import requests
+from listing import RESOURCE, count, reader, records, walk
 from live import Server, start
 
 import fixtures
 
 HOST = "127.0.0.1"
 TOKEN = "live-secret-token-5f2c"
-RESOURCE = "/api/v1/inventory_device_diags/"
 START_SECONDS = 60
 STOP_SECONDS = 15
 REQUEST_SECONDS = 30
-MAX_PAGES = 100
 
 
 def start_server(log_path: Path, *options: str) -> Server:
@@ -58,17 +57,8 @@ def session() -> Iterator[requests.Session]:
 
 
 def walk_ids(session: requests.Session, url: str) -> list[str]:
-    ids: list[str] = []
-    next_url: str | None = url
-    for _ in range(MAX_PAGES):
-        if next_url is None:
-            return ids
-        response = session.get(next_url, timeout=REQUEST_SECONDS)
-        assert response.status_code == 200
-        body = response.json()
-        ids.extend(record["id"] for record in body["results"])
-        next_url = body["next"]
-    raise AssertionError("the walk does not end")
+    """The ids of the records met by following ``next`` from ``url``."""
+    return [record["id"] for record in records(walk(reader(session, timeout=REQUEST_SECONDS), url))]
 
 
 def test_get_answers_json_over_http(live_server: Server, session: requests.Session) -> None:
@@ -140,17 +130,15 @@ def test_concurrent_posts_lose_nothing(live_server: Server) -> None:
                 answers.append((response.status_code, response.json().get("id", "")))
         return answers
 
-    with requests.Session() as reader:
-        reader.headers["Authorization"] = f"Bearer {TOKEN}"
-        before = reader.get(live_server.resource, params={"limit": 0}, timeout=REQUEST_SECONDS).json()[
-            "count"
-        ]
+    with requests.Session() as checker:
+        checker.headers["Authorization"] = f"Bearer {TOKEN}"
+        before = count(reader(checker, timeout=REQUEST_SECONDS), live_server.url)
         with ThreadPoolExecutor(max_workers=threads_count) as pool:
             answers = [answer for result in pool.map(post_many, range(threads_count)) for answer in result]
         assert [status for status, _ in answers] == [201] * (threads_count * per_thread)
         ids = [record_id for _, record_id in answers]
         assert len(set(ids)) == len(ids)
-        listed = walk_ids(reader, f"{live_server.resource}?offset={before}&limit=100")
+        listed = walk_ids(checker, f"{live_server.resource}?offset={before}&limit=100")
     assert sorted(listed) == sorted(ids)
 
 

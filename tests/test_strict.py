@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from listing import RESOURCE
 
 from mockserver import api, cli, faults, strict
 from mockserver.services import services
 
-RESOURCE = "/api/v1/inventory_device_diags/"
 NEW = {"device_id": "device-12345", "diagnostic_type": "maintenance"}
 
 #: Requests whose answers the schemas allow: strict mode must not change them.
