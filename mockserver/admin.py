@@ -27,8 +27,9 @@ from .config import ADMIN_PREFIX
 from .limits import current_deadline
 from .payload import parse_json
 from .responses import ApiError, bad_request, json_response, not_found, unprocessable
-from .services import load_fixture, services, services_of
+from .services import load_fixture, load_snapshot, services, services_of
 from .sqlite_store import SqliteStore
+from .store import MemoryStore
 
 bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 
@@ -170,6 +171,12 @@ def reset() -> Response:
         raise unprocessable("'seed' must be an integer.", {"seed": ["Must be an integer."]})
     config = current_app.config
     found = services()
+    if seed is None and found.snapshot is not None:
+        with gate().exclusive():
+            # The store is guarded (``limits.GuardedStore``), and loads as a MemoryStore does.
+            load_snapshot(cast(MemoryStore, found.store), found.snapshot)
+            found.seed = int(config["DIAGS_SEED"])
+        return json_response(state())
     if seed is None:
         fixture = found.fixture if found.fixture is not None else load_fixture(config)
         new_seed = int(config["DIAGS_SEED"])

@@ -7,13 +7,11 @@ its default.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import multiprocessing
 import os
+import shutil
 import sys
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -204,92 +202,9 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def _data_problem(settings: dict[str, Any]) -> str | None:
-    """Check ``serve``'s fixture file and fill its new database; why that failed, or None.
-
-    This loads or generates the whole data set, so ``_prepare_data`` runs it in a child process.
-    """
-    import sqlite3
-
-    from .services import load_fixture
-    from .sqlite_store import Database, DatabaseError, SqliteStore
-
-    path, database = settings["DIAGS_FIXTURES_PATH"], settings["DIAGS_DB"]
-    loaded: dict[str, Any] | None = None
-    if path:
-        try:
-            loaded = fixtures.load(path)
-        except (OSError, fixtures.FixtureError) as error:
-            return f"cannot use the fixture file {path}: {error}"
-    if database:
-        try:
-            store = SqliteStore(Database(database))
-            try:
-                store.initialize(lambda: loaded if loaded is not None else load_fixture(settings),
-                                 int(settings["DIAGS_SEED"]))
-            finally:
-                store.database.close()
-        except (DatabaseError, sqlite3.Error) as error:
-            return f"cannot use --db {database}: {error}"
-        except ValueError as error:
-            return f"cannot generate the data for --db {database}: {error}"
-    return None
-
-
-def _answer_data_problem(settings: dict[str, Any], answer: Connection) -> None:
-    problem = _data_problem(settings)
-    # A broken pipe: the serving process was stopped meanwhile, and nobody is left to tell.
-    with contextlib.suppress(BrokenPipeError):
-        answer.send(problem)
-    answer.close()
-
-
-def _data_problem_apart(settings: dict[str, Any]) -> str | None:
-    """``_data_problem`` in a fresh interpreter, which gives all the data's memory back when it exits.
-
-    Python keeps freed memory, and granian's workers are forked from this process: generated here,
-    a million records would stay in every process of the server for its whole life.
-    """
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_answer_data_problem, args=(settings, sender), name="diags-kit data")
-    child.start()
-    sender.close()
-    try:
-        problem: str | None = receiver.recv()
-    except EOFError:
-        problem = None  # it died without answering: its exit code says so below
-    except BaseException:
-        child.terminate()
-        raise
-    finally:
-        child.join()
-        receiver.close()
-    if child.exitcode != 0:
-        return f"preparing the data failed (exit code {child.exitcode}); its error is above"
-    return problem
-
-
-def _prepare_data(args: argparse.Namespace, settings: dict[str, Any]) -> None:
-    """Check the fixture file and fill a new database, away from the serving process (see above)."""
-    from .sqlite_store import Database, DatabaseError, SqliteStore
-
-    filled = True
-    if args.db:
-        try:
-            store = SqliteStore(Database(args.db))
-        except DatabaseError as error:
-            raise SystemExit(f"cannot use --db {args.db}: {error}") from None
-        filled = store.filled()
-        store.database.close()
-    if settings["DIAGS_FIXTURES_PATH"] or not filled:
-        problem = _data_problem_apart(settings)
-        if problem:
-            raise SystemExit(problem)
-
-
-def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> None:
-    """Check the control-plane options, and fill the database once for every worker."""
+def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> Path | None:
+    """Check the control-plane options and prepare the data (``prepare``); a folder to remove at the end."""
+    from . import prepare
     from .admin import is_loopback
     from .faults import FaultError, SqliteFaultBook, parse_faults
     from .services import open_database
@@ -302,7 +217,10 @@ def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> None
         startup = parse_faults(settings["DIAGS_FAULTS"])
     except FaultError as error:
         raise SystemExit(f"invalid start-up fault: {error}") from None
-    _prepare_data(args, settings)
+    try:
+        scratch = prepare.prepare_data(settings)
+    except prepare.PreparationError as error:
+        raise SystemExit(str(error)) from None
     if args.db:
         try:
             store = open_database(settings)
@@ -324,6 +242,7 @@ def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> None
     else:
         access = "off (404): not a loopback address and no --admin-token"
     print(f"diags-kit mock: admin API at http://{args.host}:{args.port}/__admin/ ({access})", flush=True)
+    return scratch
 
 
 def _shown_tokens(tokens: list[str]) -> str:
@@ -344,13 +263,17 @@ def _serve(args: argparse.Namespace) -> None:
         except HelperConfigError as error:
             print(f"warning: diagnostic helper configuration is broken ({error}); "
                   "update_status=true will answer 500", file=sys.stderr)
-    _prepare_control(args, settings)
+    scratch = _prepare_control(args, settings)
     base_url = f"http://{args.host}:{args.port}/api/v1"
     print(f"diags-kit mock: serving {base_url}/inventory_device_diags/", flush=True)
     tokens = _shown_tokens(settings["DIAGS_TOKENS"])
     print(f"diags-kit mock: bearer token(s): {tokens}; seed {args.seed}", flush=True)
-    serve(ServerOptions(host=args.host, port=args.port, threads=args.threads, workers=args.workers,
-                        access_log=not args.no_access_log, app_config=settings))
+    try:
+        serve(ServerOptions(host=args.host, port=args.port, threads=args.threads, workers=args.workers,
+                            access_log=not args.no_access_log, app_config=settings))
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _progress(done: int, total: int) -> None:

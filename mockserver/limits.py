@@ -15,7 +15,7 @@
   client that sends less body than it announced waits until it gives up, as granian has no body
   read time-out, but it holds up nobody else.)
 - So that a 503 means "nothing happened", a store call past the deadline raises before it runs.
-  A write that is the request's purpose (``create``, ``reset``, ``add_device``) commits the
+  A write that is the request's purpose (``create``, ``reset``, ``load``, ``add_device``) commits the
   request: from then on it runs to its answer, even late. The writes of a status refresh do not,
   so a slow refresh is cut off between two records; the 503 then says that the refreshes made
   before it are kept.
@@ -46,8 +46,8 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 RETRY_AFTER_SECONDS = 1
 #: Store calls that change data; those in ``FINAL_WRITES`` are what their request is for.
-WRITES = frozenset({"create", "update", "next_refresh", "add_device", "reset"})
-FINAL_WRITES = frozenset({"create", "add_device", "reset"})
+WRITES = frozenset({"create", "update", "next_refresh", "add_device", "reset", "load"})
+FINAL_WRITES = frozenset({"create", "add_device", "reset", "load"})
 HTTP_PREFIX = "HTTP_"
 UNPREFIXED_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 HEADER_LINE_OVERHEAD = len(": \r\n")

@@ -32,6 +32,8 @@ class Services:
     fixture: dict[str, Any] | None
     #: The SQLite file behind the store (``DIAGS_DB``); None for the in-memory store.
     database: Database | None = None
+    #: The snapshot the in-memory store was loaded from (``DIAGS_SNAPSHOT``, see ``prepare``), if any.
+    snapshot: str | None = None
 
 
 def load_fixture(config: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +51,15 @@ def load_fixture(config: dict[str, Any]) -> dict[str, Any]:
     if wanted == defaults:
         return fixtures.default()
     return fixtures.generate(*wanted)
+
+
+def load_snapshot(store: MemoryStore, path: str) -> None:
+    """Fill ``store`` from a snapshot (``prepare``), record by record: no object of the data is kept."""
+    snapshot = SqliteStore(Database(path))
+    try:
+        store.load(snapshot.devices(), snapshot.rows())
+    finally:
+        snapshot.database.close()
 
 
 def open_database(config: dict[str, Any]) -> SqliteStore:
@@ -74,6 +85,10 @@ def init_app(app: Flask) -> None:
         # A filled database is not generated again: with a million records that takes minutes per worker.
         sqlite = open_database(app.config)
         store, database, seed = sqlite, sqlite.database, sqlite.seed()
+    elif app.config.get("DIAGS_SNAPSHOT"):
+        memory = MemoryStore()
+        load_snapshot(memory, app.config["DIAGS_SNAPSHOT"])
+        store = memory
     else:
         fixture = load_fixture(app.config)
         store = MemoryStore(fixture)
@@ -84,6 +99,7 @@ def init_app(app: Flask) -> None:
         helper_config=app.config["DIAGS_HELPERS"],
         clock=app.config["DIAGS_CLOCK"],
         fixture=fixture,
+        snapshot=app.config.get("DIAGS_SNAPSHOT"),
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from .store import ID_PREFIX, Device, Record, format_id
+from .store import Device, Record, Row, format_id, sequence_of
 
 SCHEMA_VERSION = "1"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -40,11 +40,6 @@ CREATE TABLE IF NOT EXISTS journal (
     sequence INTEGER PRIMARY KEY AUTOINCREMENT, method TEXT NOT NULL, status INTEGER, entry BLOB NOT NULL);
 """
 
-
-def sequence_of(record_id: str) -> int:
-    """The sequence number in an id of our own format (``diag-042`` is 42); 0 for any other id."""
-    digits = record_id.removeprefix(ID_PREFIX)
-    return int(digits) if record_id.startswith(ID_PREFIX) and digits.isascii() and digits.isdigit() else 0
 
 INSERT_DIAGNOSTIC = ("INSERT INTO diagnostics (position, id, device_id, diagnostic_type, body) "
                      "VALUES (?, ?, ?, ?, ?)")
@@ -206,6 +201,16 @@ class SqliteStore:
             for position, record in enumerate(records, start=1)))
         last_sequence = max((sequence_of(record["id"]) for record in records), default=0)
         set_meta(connection, "last_sequence", max(_meta_int(connection, "last_sequence"), last_sequence))
+
+    def devices(self) -> list[Device]:
+        """Every device."""
+        rows = self.database.connection().execute("SELECT body FROM devices")
+        return [orjson.loads(row[0]) for row in rows]
+
+    def rows(self) -> Iterator[Row]:
+        """Every record as ``MemoryStore.load`` takes it, in creation order, one at a time."""
+        yield from self.database.connection().execute(
+            "SELECT id, device_id, body FROM diagnostics ORDER BY position")
 
     def device(self, device_id: str) -> Device | None:
         row = self.database.connection().execute("SELECT body FROM devices WHERE id = ?",

@@ -8,8 +8,8 @@ server's threads.
 
 from __future__ import annotations
 
-import re
 import threading
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import orjson
@@ -18,7 +18,8 @@ Record = dict[str, Any]
 Device = dict[str, Any]
 
 ID_PREFIX = "diag-"
-_SEQUENCE = re.compile(r"^diag-(\d+)$")
+#: A stored record as ``load`` takes it: its id, its device's id, and the record as ``pack`` writes it.
+Row = tuple[str, str, bytes]
 
 
 def pack(record: Record) -> bytes:
@@ -28,6 +29,12 @@ def pack(record: Record) -> bytes:
     records of ~500 bytes held ~5 GB. A copy through ``memoryview`` is exactly as long as the JSON.
     """
     return bytes(memoryview(orjson.dumps(record)))
+
+
+def sequence_of(record_id: str) -> int:
+    """The sequence number in an id of our own format (``diag-042`` is 42); 0 for any other id."""
+    digits = record_id.removeprefix(ID_PREFIX)
+    return int(digits) if record_id.startswith(ID_PREFIX) and digits.isascii() and digits.isdigit() else 0
 
 
 def format_id(sequence: int) -> str:
@@ -54,27 +61,30 @@ class Store(Protocol):
 class MemoryStore:
     """A thread-safe store held in this process, loaded from a fixture."""
 
-    def __init__(self, fixture: dict[str, Any]) -> None:
+    def __init__(self, fixture: dict[str, Any] | None = None) -> None:
         self._lock = threading.Lock()
         self._last_sequence = 0
-        self.reset(fixture)
+        self.reset(fixture or {"devices": [], "diagnostics": []})
 
     def reset(self, fixture: dict[str, Any]) -> None:
         """Replace everything with ``fixture``'s data. New ids still never repeat old ones."""
-        devices = {device["id"]: dict(device) for device in fixture["devices"]}
+        rows = ((record["id"], record["device_id"], pack(record)) for record in fixture["diagnostics"])
+        self.load(fixture["devices"], rows)
+
+    def load(self, devices: Iterable[Device], rows: Iterable[Row]) -> None:
+        """Replace everything with these devices and records, in creation order (see ``reset``)."""
+        by_id = {device["id"]: dict(device) for device in devices}
         records: list[bytes] = []
         positions: dict[str, int] = {}
-        by_device: dict[str, list[int]] = {device_id: [] for device_id in devices}
+        by_device: dict[str, list[int]] = {device_id: [] for device_id in by_id}
         last_sequence = self._last_sequence
-        for record in fixture["diagnostics"]:
-            positions[record["id"]] = len(records)
-            by_device.setdefault(record["device_id"], []).append(len(records))
-            records.append(pack(record))
-            match = _SEQUENCE.match(record["id"])
-            if match:
-                last_sequence = max(last_sequence, int(match.group(1)))
+        for record_id, device_id, raw in rows:
+            positions[record_id] = len(records)
+            by_device.setdefault(device_id, []).append(len(records))
+            records.append(raw)
+            last_sequence = max(last_sequence, sequence_of(record_id))
         with self._lock:
-            self._devices = devices
+            self._devices = by_id
             self._records = records
             self._positions = positions
             self._by_device = by_device

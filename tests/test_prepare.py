@@ -1,4 +1,4 @@
-"""``serve --db``: the data is generated and written by a child process, never by the serving one.
+"""``prepare``: a ``--db`` database, or the in-memory store's snapshot, is filled by a child process.
 
 Forked from the serving process, granian's workers would share whatever memory it kept of the data,
 for the server's whole life. The child is a fresh interpreter, so the tests' monkeypatches do not
@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 import pytest
+from listing import RESOURCE
 
 import fixtures
-from mockserver import cli, server, services
+from mockserver import cli, create_app, prepare, server, services
 from mockserver.sqlite_store import Database, SqliteStore
 
 SEED, DEVICES, DIAGS = 3, 6, 40
@@ -77,7 +78,7 @@ def test_a_filled_database_starts_without_a_child(
 ) -> None:
     path = tmp_path / "mock.db"
     serve_db(path)
-    monkeypatch.setattr(cli, "_data_problem_apart", _must_not_run_here)
+    monkeypatch.setattr(prepare, "data_problem_apart", _must_not_run_here)
     serve_db(path, "--seed", str(SEED + 1))
     assert len(captured) == 2
     store = SqliteStore(Database(path))
@@ -116,6 +117,69 @@ def test_a_child_that_crashes_is_reported_by_its_exit_code(
 ) -> None:
     settings = cli.app_config(cli.build_parser().parse_args(["serve", "--db", str(tmp_path / "mock.db")]))
     del settings["DIAGS_SEED"]
-    problem = cli._data_problem_apart(settings)
+    problem = prepare.data_problem_apart(settings, "--db")
     assert problem is not None and "exit code 1" in problem
     assert "KeyError" in capfd.readouterr().err
+
+
+# --- The in-memory store's snapshot -------------------------------------------------------------------
+
+
+def _first_pages(settings: dict[str, Any]) -> list[Any]:
+    client = create_app({"TESTING": True, **settings}).test_client()
+    auth = {"Authorization": f"Bearer {settings['DIAGS_TOKENS'][0]}"}
+    return [client.get(f"{RESOURCE}?limit=100&offset={offset}", headers=auth).get_json()
+            for offset in range(0, DIAGS, 100)]
+
+
+def test_large_generated_data_is_served_from_a_snapshot_made_by_a_child(
+    captured: list[server.ServerOptions], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prepare, "SNAPSHOT_MIN_DIAGS", DIAGS)
+    served: list[list[Any]] = []
+    # The snapshot lives as long as the server: look at it while "serving".
+    monkeypatch.setattr(server, "serve", lambda options: served.append(_first_pages(options.app_config)))
+    monkeypatch.setattr(fixtures, "generate", _must_not_run_here)
+    cli.main(["serve", "--seed", str(SEED), "--devices", str(DEVICES), "--diags", str(DIAGS)])
+    monkeypatch.undo()
+    settings = {"DIAGS_TOKENS": ["t"], "DIAGS_SEED": SEED, "DIAGS_DEVICES": DEVICES, "DIAGS_DIAGS": DIAGS}
+    assert served == [_first_pages(settings)]
+
+
+def test_the_snapshot_is_removed_when_the_server_stops(
+    captured: list[server.ServerOptions], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prepare, "SNAPSHOT_MIN_DIAGS", DIAGS)
+    cli.main(["serve", "--seed", str(SEED), "--devices", str(DEVICES), "--diags", str(DIAGS)])
+    [options] = captured
+    snapshot = Path(options.app_config["DIAGS_SNAPSHOT"])
+    assert snapshot.name == prepare.SNAPSHOT_NAME and not snapshot.parent.exists()
+
+
+@pytest.mark.parametrize(("settings", "wanted"), [
+    ({"DIAGS_DIAGS": prepare.SNAPSHOT_MIN_DIAGS}, True),
+    ({"DIAGS_DIAGS": prepare.SNAPSHOT_MIN_DIAGS - 1}, False),
+    ({"DIAGS_DIAGS": prepare.SNAPSHOT_MIN_DIAGS, "DIAGS_DB": "mock.db"}, False),
+    ({"DIAGS_DIAGS": prepare.SNAPSHOT_MIN_DIAGS, "DIAGS_FIXTURES_PATH": "data.json"}, False),
+])
+def test_only_large_generated_data_in_memory_takes_a_snapshot(settings: dict[str, Any], wanted: bool) -> None:
+    assert prepare.wants_snapshot(settings) is wanted
+
+
+def test_a_reset_loads_the_snapshot_again(tmp_path: Path) -> None:
+    path = tmp_path / prepare.SNAPSHOT_NAME
+    settings = {"DIAGS_TOKENS": ["t"], "DIAGS_SEED": SEED, "DIAGS_DEVICES": DEVICES, "DIAGS_DIAGS": DIAGS,
+                "DIAGS_REFERENCE_TIME": fixtures.DEFAULT_REFERENCE_TIME, "DIAGS_FIXTURES_PATH": None,
+                "DIAGS_DB": str(path)}
+    assert prepare.data_problem(settings, "the snapshot") is None
+    app = create_app({"TESTING": True, **settings, "DIAGS_DB": None, "DIAGS_SNAPSHOT": str(path)})
+    client, auth = app.test_client(), {"Authorization": "Bearer t"}
+    before = client.get(f"{RESOURCE}?limit=100", headers=auth).get_json()
+    created = client.post(RESOURCE, json={"device_id": before["results"][0]["device_id"],
+                                          "diagnostic_type": "maintenance"}, headers=auth)
+    assert created.status_code == 201
+    assert client.post("/__admin/reset").status_code == 200
+    assert client.get(f"{RESOURCE}?limit=100", headers=auth).get_json() == before
+    assert client.post(RESOURCE, json={"device_id": before["results"][0]["device_id"],
+                                       "diagnostic_type": "maintenance"}, headers=auth).get_json()["id"] != \
+        created.get_json()["id"]

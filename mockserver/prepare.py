@@ -1,0 +1,136 @@
+"""The start-up data, prepared by ``serve`` in a child process before the workers start.
+
+Python keeps the memory of the objects it frees, and granian's workers are forked from the
+serving process: a million records generated there would stay in every process of the server
+for its whole life. So whatever needs the whole data set runs in a spawned child, a fresh
+interpreter that gives all of it back when it exits:
+
+- checking a fixture file (``--fixtures``);
+- filling a new database (``--db``), which the workers then share;
+- for the in-memory store, a large generated data set (``SNAPSHOT_MIN_DIAGS`` diagnostics or
+  more) is written to a *snapshot*, a temporary SQLite file in the same format, and the worker
+  loads its store from it record by record (``services.load_snapshot``): it never holds the
+  data as Python objects, whose memory it would keep. A reset loads the snapshot again.
+  Smaller data is generated in the worker, which is faster than starting a child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import shutil
+import sqlite3
+import tempfile
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import fixtures
+
+from .services import load_fixture
+from .sqlite_store import Database, DatabaseError, SqliteStore
+
+#: From this many generated diagnostics on, the in-memory store is loaded from a snapshot.
+SNAPSHOT_MIN_DIAGS = 50_000
+SNAPSHOT_NAME = "start-data.sqlite"
+
+
+class PreparationError(Exception):
+    """The data cannot be prepared; the message says why, for the person who started the server."""
+
+
+def data_problem(settings: dict[str, Any], database_label: str) -> str | None:
+    """Check the fixture file and fill the new database named in ``settings``; why that failed, or None.
+
+    This loads or generates the whole data set, so ``prepare_data`` runs it in a child process.
+    ``database_label`` names the database in messages (``--db FILE``, or the snapshot).
+    """
+    path, database = settings["DIAGS_FIXTURES_PATH"], settings["DIAGS_DB"]
+    loaded: dict[str, Any] | None = None
+    if path:
+        try:
+            loaded = fixtures.load(path)
+        except (OSError, fixtures.FixtureError) as error:
+            return f"cannot use the fixture file {path}: {error}"
+    if database:
+        try:
+            store = SqliteStore(Database(database))
+            try:
+                store.initialize(lambda: loaded if loaded is not None else load_fixture(settings),
+                                 int(settings["DIAGS_SEED"]))
+            finally:
+                store.database.close()
+        except (DatabaseError, sqlite3.Error) as error:
+            return f"cannot use {database_label}: {error}"
+        except ValueError as error:
+            return f"cannot generate the data for {database_label}: {error}"
+    return None
+
+
+def _answer_data_problem(settings: dict[str, Any], database_label: str, answer: Connection) -> None:
+    problem = data_problem(settings, database_label)
+    # A broken pipe: the serving process was stopped meanwhile, and nobody is left to tell.
+    with contextlib.suppress(BrokenPipeError):
+        answer.send(problem)
+    answer.close()
+
+
+def data_problem_apart(settings: dict[str, Any], database_label: str) -> str | None:
+    """``data_problem`` in a fresh interpreter, which gives all the data's memory back when it exits."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_answer_data_problem, args=(settings, database_label, sender),
+                            name="diags-kit data")
+    child.start()
+    sender.close()
+    try:
+        problem: str | None = receiver.recv()
+    except EOFError:
+        problem = None  # it died without answering: its exit code says so below
+    except BaseException:
+        child.terminate()
+        raise
+    finally:
+        child.join()
+        receiver.close()
+    if child.exitcode != 0:
+        return f"preparing the data failed (exit code {child.exitcode}); its error is above"
+    return problem
+
+
+def wants_snapshot(settings: dict[str, Any]) -> bool:
+    """Whether the in-memory store of ``settings`` is to be loaded from a snapshot (see above)."""
+    given = settings.get("DIAGS_FIXTURE") is not None or settings.get("DIAGS_FIXTURES_PATH")
+    return (not settings.get("DIAGS_DB") and not given
+            and int(settings["DIAGS_DIAGS"]) >= SNAPSHOT_MIN_DIAGS)
+
+
+def prepare_data(settings: dict[str, Any]) -> Path | None:
+    """Check the fixture file, fill a new database or write a snapshot, away from this process.
+
+    Sets ``DIAGS_SNAPSHOT`` in ``settings`` when it writes one, and returns the temporary folder
+    that holds it, for the caller to remove once the server has stopped.
+    """
+    database = settings["DIAGS_DB"]
+    filled = True
+    if database:
+        try:
+            store = SqliteStore(Database(database))
+        except DatabaseError as error:
+            raise PreparationError(f"cannot use --db {database}: {error}") from None
+        filled = store.filled()
+        store.database.close()
+    scratch: Path | None = None
+    child_settings, label = settings, f"--db {database}"
+    if wants_snapshot(settings):
+        scratch = Path(tempfile.mkdtemp(prefix="diags-kit-"))
+        settings["DIAGS_SNAPSHOT"] = str(scratch / SNAPSHOT_NAME)
+        child_settings, label = {**settings, "DIAGS_DB": settings["DIAGS_SNAPSHOT"]}, "the start-up snapshot"
+        filled = False
+    if settings["DIAGS_FIXTURES_PATH"] or not filled:
+        problem = data_problem_apart(child_settings, label)
+        if problem:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise PreparationError(problem)
+    return scratch
