@@ -21,8 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
-from flask import Flask
+from flask import Flask, Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -31,7 +30,7 @@ from .auth import check_bearer
 from .config import API_PREFIX
 from .limits import check_request_head
 from .payload import FORM_TYPES
-from .responses import JSON_MIMETYPE, ApiError, error_body
+from .responses import JSON_MIMETYPE, ApiError
 from .services import services_of
 
 Environ = dict[str, Any]
@@ -68,44 +67,52 @@ class FastLane:
         if not self.takes(environ):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
-        config = self.app.config
         request = self.app.request_class(environ)
-        request.max_content_length = config.get("MAX_CONTENT_LENGTH")
-        headers: dict[str, str] = {}
-        found = services_of(self.app)
-        try:
-            check_bearer(environ.get("HTTP_AUTHORIZATION"), config["DIAGS_TOKENS"])
-            check_request_head(environ, config)
-            gate = admin.gate(self.app)
-            admin.pass_gate(gate)
-            try:
-                if request.method == "GET":
-                    status, payload = 200, api.list_page(found, config, request, _no_helper_fault)
-                else:
-                    status, payload = 201, api.create(found, config, request)
-            finally:
-                gate.leave()
-        except Exception as failure:
-            error = (failure if isinstance(failure, ApiError)
-                     else errors.from_http_error(failure, request) if isinstance(failure, HTTPException)
-                     else errors.crash(request.method, request.path))
-            status, payload = error.status, orjson.dumps(error_body(error.detail, error.errors))
-            headers = dict(error.headers or {})
-        if config.get("DIAGS_STRICT"):
-            replacement = strict.verdict(request.method, request.path, True, status, JSON_MIMETYPE, payload)
-            if replacement is not None:
-                status, payload, headers = 500, orjson.dumps(error_body(replacement.detail)), {}
-        kept = journal.journal(self.app)
-        if kept.size > 0:
-            body = getattr(request, "_cached_data", None)
-            kept.record(journal.entry_for(
-                environ, request.path, status, (time.perf_counter() - started) * 1000,
-                body if isinstance(body, bytes) else None,
-            ))
+        request.max_content_length = self.app.config.get("MAX_CONTENT_LENGTH")
+        status, payload, headers = self._answer(request)
+        self._record(request, status, (time.perf_counter() - started) * 1000)
         start_response(STATUS_LINES[status], [
             *headers.items(), ("Content-Type", JSON_MIMETYPE), ("Content-Length", str(len(payload))),
         ])
         return [payload]
+
+    def _answer(self, request: Request) -> tuple[int, bytes, dict[str, str]]:
+        """Status, JSON body and extra headers, as the Flask path would answer them."""
+        config = self.app.config
+        try:
+            status, payload, headers = *self._respond(request), {}
+        except Exception as failure:
+            error = (failure if isinstance(failure, ApiError)
+                     else errors.from_http_error(failure, request) if isinstance(failure, HTTPException)
+                     else errors.crash(request.method, request.path))
+            status, payload, headers = error.status, error.payload(), dict(error.headers or {})
+        if config.get("DIAGS_STRICT"):
+            replacement = strict.verdict(request.method, request.path, True, status, JSON_MIMETYPE, payload)
+            if replacement is not None:
+                return replacement.status, replacement.payload(), {}
+        return status, payload, headers
+
+    def _respond(self, request: Request) -> tuple[int, bytes]:
+        """The ``before_request`` checks, then the view, within the reset gate."""
+        config = self.app.config
+        check_bearer(request.environ.get("HTTP_AUTHORIZATION"), config["DIAGS_TOKENS"])
+        check_request_head(request.environ, config)
+        gate = admin.gate(self.app)
+        admin.pass_gate(gate)
+        try:
+            found = services_of(self.app)
+            if request.method == "GET":
+                return 200, api.list_page(found, config, request, _no_helper_fault)
+            return 201, api.create(found, config, request)
+        finally:
+            gate.leave()
+
+    def _record(self, request: Request, status: int, duration_ms: float) -> None:
+        kept = journal.journal(self.app)
+        if kept.size > 0:
+            body = getattr(request, "_cached_data", None)  # the body, if it was read
+            kept.record(journal.entry_for(request.environ, request.path, status, duration_ms,
+                                          body if isinstance(body, bytes) else None))
 
 
 def init_app(app: Flask) -> None:

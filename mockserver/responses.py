@@ -59,6 +59,10 @@ class ApiError(Exception):
         self.errors = errors
         self.headers = headers
 
+    def payload(self) -> bytes:
+        """The error body, as JSON."""
+        return orjson.dumps(error_body(self.detail, self.errors))
+
     def response(self) -> Response:
         return error_response(self.status, self.detail, self.errors, self.headers)
 
