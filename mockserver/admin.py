@@ -27,7 +27,7 @@ from .config import ADMIN_PREFIX
 from .limits import current_deadline
 from .payload import parse_json
 from .responses import ApiError, bad_request, json_response, not_found, unprocessable
-from .services import load_fixture, load_snapshot, services, services_of
+from .services import load_fixture, load_snapshot, refreeze_after_reset, services, services_of
 from .sqlite_store import SqliteStore
 from .store import MemoryStore
 
@@ -176,6 +176,7 @@ def reset() -> Response:
             # The store is guarded (``limits.GuardedStore``), and loads as a MemoryStore does.
             load_snapshot(cast(MemoryStore, found.store), found.snapshot)
             found.seed = int(config["DIAGS_SEED"])
+        refreeze_after_reset()
         return json_response(state())
     if seed is None:
         fixture = found.fixture if found.fixture is not None else load_fixture(config)
@@ -190,6 +191,7 @@ def reset() -> Response:
         else:
             found.store.reset(fixture)
         found.seed = new_seed
+    refreeze_after_reset()
     return json_response(state())
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from flask import Flask
 
 from . import create_app
+from .services import freeze_long_lived_objects
 
 CONFIG_VARIABLE = "DIAGS_KIT_APP_CONFIG"
 # The Authorization header is deliberately absent: tokens are never logged.
@@ -50,7 +51,9 @@ class ServerOptions:
 
 def app_from_environment() -> Flask:
     """The app factory granian's workers call: settings come from ``CONFIG_VARIABLE``."""
-    return create_app(json.loads(os.environ.get(CONFIG_VARIABLE, "{}")))
+    app = create_app(json.loads(os.environ.get(CONFIG_VARIABLE, "{}")))
+    freeze_long_lived_objects()
+    return app
 
 
 def serve(options: ServerOptions) -> None:

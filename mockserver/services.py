@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -113,3 +114,21 @@ def services() -> Services:
     """The current app's services."""
     found: Services = current_app.extensions[EXTENSION]
     return found
+
+
+def freeze_long_lived_objects() -> None:
+    """Keep what exists now (modules, the app, the data) out of every later garbage collection.
+
+    A served worker calls this once its app is built. Python's full collections walk every tracked
+    object and stall every request meanwhile: with the default data one took 20-35 ms every few
+    seconds under load, which made the p99 latency; with a million records, far longer. Frozen,
+    they take under a millisecond.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def refreeze_after_reset() -> None:
+    """After a reset, freeze the new data too, in a process that froze before (never in tests)."""
+    if gc.get_freeze_count():
+        freeze_long_lived_objects()

@@ -232,3 +232,28 @@ def test_top_level_help_runs_as_a_module() -> None:
     )
     assert done.returncode == 0
     assert "serve" in done.stdout and "fixtures" in done.stdout
+
+
+FREEZE_PROBE = """
+import gc, json, os
+from mockserver import server, services
+os.environ[server.CONFIG_VARIABLE] = json.dumps({"DIAGS_JOURNAL_SIZE": 0, "DIAGS_DEVICES": 4000,
+                                                "DIAGS_DIAGS": 20000})
+services.refreeze_after_reset()
+before = gc.get_freeze_count()
+app = server.app_from_environment()
+frozen, collected = gc.get_freeze_count(), len(gc.get_objects())
+app.test_client().post("/__admin/reset")
+print(json.dumps([before, frozen, collected, len(gc.get_objects())]))
+"""
+
+
+def test_a_served_worker_keeps_its_data_out_of_garbage_collections() -> None:
+    # In a child: a freeze is for the whole process, and would keep this one's garbage forever.
+    done = subprocess.run([sys.executable, "-c", FREEZE_PROBE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, frozen, collected, collected_after_reset = json.loads(done.stdout.splitlines()[-1])
+    assert before == 0  # a process that never froze is not frozen by a reset
+    assert frozen > 4000 and collected < 100
+    # The reset's new store (thousands of objects) is frozen too; only the request's leftovers are not.
+    assert collected_after_reset < 1000
