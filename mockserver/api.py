@@ -9,6 +9,7 @@ so does ``lane``, which answers the same requests without Flask's per-request ma
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -46,11 +47,15 @@ def _refresh(found: Services, query: ListQuery, helper_fault: Callable[[], str |
     diagnostics.refresh_devices(found.store, devices, setup, found.seed, found.clock())
 
 
+@lru_cache(maxsize=64)
+def _encoded_path(path: str) -> str:
+    return quote(path, safe=PATH_SAFE)
+
+
 def base_url(req: Request) -> str:
     """The request's URL without its query string, percent-encoded."""
     # Werkzeug's ``request.base_url`` also converts the URL to an IRI, which costs more than the whole page.
-    path = quote(req.root_path + req.path, safe=PATH_SAFE)
-    return f"{req.scheme}://{req.host}{path}"
+    return f"{req.scheme}://{req.host}{_encoded_path(req.root_path + req.path)}"
 
 
 def list_page(

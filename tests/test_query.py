@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from mockserver.query import ListQuery, page_links, parse_list_query
@@ -160,3 +162,11 @@ def test_links_use_the_capped_limit() -> None:
     query = parse(("limit", "1000"))
     next_url, _ = page_links(BASE, [("limit", "1000")], query, count=250)
     assert next_url is not None and dict(query_of(next_url))["limit"] == str(MAX_LIMIT)
+
+
+@given(st.lists(st.tuples(st.text(max_size=12), st.text(max_size=12)), max_size=4))
+def test_links_encode_the_other_parameters_as_urlencode_does(pairs: list[tuple[str, str]]) -> None:
+    query = ListQuery(device_id=None, update_status=False, limit=5, offset=0)
+    next_url, _ = page_links(BASE, pairs, query, count=25)
+    kept = [(key, value) for key, value in pairs if key not in ("limit", "offset")]
+    assert next_url == f"{BASE}?{urlencode([*kept, ('limit', '5'), ('offset', '5')])}"
