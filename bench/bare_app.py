@@ -11,12 +11,15 @@ swapped, so the two share every server option::
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from collections.abc import Sequence
 from functools import lru_cache
 
 from flask import Flask, Response
 
-from mockserver.server import ServerOptions, serve
+from mockserver.access_log import AccessLog
+from mockserver.server import CONFIG_VARIABLE, ServerOptions, serve
 
 FACTORY = f"{__name__}:create_bare_app"
 #: Bodies larger than this are refused, so a bad request cannot make the yardstick allocate much.
@@ -31,13 +34,16 @@ def fixed_body(size: int) -> bytes:
 
 
 def create_bare_app() -> Flask:
-    """The bare app: one route, no authentication, no store."""
+    """The bare app: one route, no authentication, no store; the mock's access log if it has one."""
     app = Flask(__name__)
 
     @app.route("/bare/<int:size>", methods=["GET", "POST"])
     def answer(size: int) -> Response:
         return Response(fixed_body(min(size, MAX_BODY)), mimetype="application/json")
 
+    # The mock writes its own access log (granian's is off for both): the yardstick pays for the same.
+    if json.loads(os.environ.get(CONFIG_VARIABLE, "{}")).get("DIAGS_ACCESS_LOG"):
+        app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -11,7 +11,21 @@ from typing import Any
 
 from flask import Flask
 
-from . import admin, api, auth, cors, docs, errors, faults, journal, lane, limits, services, strict
+from . import (
+    access_log,
+    admin,
+    api,
+    auth,
+    cors,
+    docs,
+    errors,
+    faults,
+    journal,
+    lane,
+    limits,
+    services,
+    strict,
+)
 from .config import DEFAULTS
 
 
@@ -41,10 +55,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     lane.init_app(app)  # before limits: the lane runs inside the time-out's middleware
     limits.init_app(app)
     cors.init_app(app)  # an allowed preflight is answered before authentication
-    faults.init_app(app)  # after limits: its middleware must be the outermost
+    faults.init_app(app)  # after limits: its middleware must be outside theirs
     journal.init_app(app)
     admin.init_app(app)  # after faults: a fault's latency is spent outside the reset gate
     app.register_blueprint(api.bp)
     app.register_blueprint(docs.bp)
     strict.init_app(app)
+    access_log.init_app(app)  # last: the outermost layer sees every answer, dropped ones included
     return app

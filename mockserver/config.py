@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "DIAGS_MAX_HEADER_BYTES": MAX_HEADER_BYTES,
     "DIAGS_MAX_URL_BYTES": MAX_URL_BYTES,
     "DIAGS_REQUEST_TIMEOUT": REQUEST_TIMEOUT_SECONDS,
+    # One line per request on standard output (access_log.py); ``serve`` turns it on.
+    "DIAGS_ACCESS_LOG": False,
     # Strict mode (strict.py): every API answer checked against its schema; read per request.
     "DIAGS_STRICT": False,
     # The fast lane (lane.py) answers the resource's GET and POST without Flask's per-request machinery.

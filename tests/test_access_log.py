@@ -1,0 +1,61 @@
+"""The access log: one line per request, in the documented format, with no token in it."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from listing import RESOURCE
+
+from mockserver import access_log, create_app
+
+TOKEN = "a-secret-token-of-some-length"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+LINE = re.compile(r'\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] (\S+) "(\S+) (\S+) (\S+)" (\S+) \d+\.\dms')
+
+
+def _logged_app(**settings: Any) -> tuple[Flask, io.StringIO]:
+    app = create_app({"TESTING": True, "DIAGS_TOKENS": [TOKEN], "DIAGS_ACCESS_LOG": True, **settings})
+    stream = io.StringIO()
+    assert isinstance(app.wsgi_app, access_log.AccessLog)
+    app.wsgi_app.stream = stream
+    return app, stream
+
+
+def _lines(stream: io.StringIO) -> list[tuple[str, ...]]:
+    lines = stream.getvalue().splitlines()
+    matches = [LINE.fullmatch(line) for line in lines]
+    assert all(matches), lines
+    return [match.groups() for match in matches if match]
+
+
+def test_every_request_is_one_line_with_its_status_and_no_token() -> None:
+    app, stream = _logged_app()
+    client = app.test_client()
+    client.get(RESOURCE + f"?limit=1&probe={TOKEN}", headers=AUTH)
+    client.get(RESOURCE)
+    client.post(RESOURCE, data=b"{not json", headers={**AUTH, "Content-Type": "application/json"})
+    client.get("/__admin/health")
+    assert _lines(stream) == [
+        ("127.0.0.1", "GET", RESOURCE, "HTTP/1.1", "200"),
+        ("127.0.0.1", "GET", RESOURCE, "HTTP/1.1", "401"),
+        ("127.0.0.1", "POST", RESOURCE, "HTTP/1.1", "400"),
+        ("127.0.0.1", "GET", "/__admin/health", "HTTP/1.1", "200"),
+    ]
+    assert TOKEN not in stream.getvalue()
+
+
+def test_a_dropped_connection_is_logged_without_a_status() -> None:
+    app, stream = _logged_app(DIAGS_FAULTS=[{"path": RESOURCE, "drop": True}])
+    assert app.test_client().get(RESOURCE, headers=AUTH).get_data() == b""  # the body never comes
+    assert [line[-1] for line in _lines(stream)] == ["-"]
+
+
+def test_the_app_logs_nothing_unless_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    app = create_app({"TESTING": True, "DIAGS_TOKENS": [TOKEN]})
+    assert not isinstance(app.wsgi_app, access_log.AccessLog)
+    app.test_client().get(RESOURCE, headers=AUTH)
+    assert capsys.readouterr().out == ""
