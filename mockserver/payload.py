@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cache, partial
 from typing import Any
 
+import jsonschema_rs
 import orjson
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -22,6 +24,8 @@ import schemas
 from .responses import ApiError, bad_request, unprocessable
 
 CREATE_SCHEMA = "diag-create"
+#: The formats the create schema (and the schemas it refers to) uses.
+CHECKED_FORMATS = ("email", "date-time")
 JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: Set by the server, never by a client; sent values are ignored.
@@ -124,8 +128,29 @@ def _field_of(error: ValidationError) -> str:
     return str(error.absolute_path[0]) if error.absolute_path else "body"
 
 
+@cache
+def _compiled_check() -> Callable[[Any], bool]:
+    """The create schema compiled by jsonschema-rs: whether a body is valid, in a few microseconds.
+
+    python-jsonschema takes ~130 µs for a full body, more than a bare Flask request costs. Its
+    format checks are the ones compiled in (``email`` is stricter than the usual), so both say the
+    same; python-jsonschema still has the last word and explains every refusal.
+    """
+    checker = schemas.format_checker()
+    formats: dict[str, Callable[[str], bool]] = {
+        name: partial(checker.conforms, format=name) for name in CHECKED_FORMATS
+    }
+    documents = [schemas.load(name) for name in schemas.names()]
+    registry = jsonschema_rs.Registry([(document["$id"], document) for document in documents])
+    compiled = jsonschema_rs.validator_for(schemas.load(CREATE_SCHEMA), registry=registry, formats=formats,
+                                           validate_formats=True)
+    return compiled.is_valid
+
+
 def validate_create(body: dict[str, Any]) -> None:
     """Raise 400 for missing required fields, 422 for any other violation of the create schema."""
+    if _compiled_check()(body):
+        return
     validator = schemas.validator(CREATE_SCHEMA)
     errors = list(validator.iter_errors(body))
     if not errors:

@@ -7,8 +7,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
+import schemas
+from contract_tests import strategies
+from mockserver import payload
 from mockserver.payload import SERVER_OWNED, checked_body, parse_json, read_body, validate_create
 from mockserver.responses import ApiError
 
@@ -209,3 +214,38 @@ def test_checked_body_drops_server_owned_fields_and_keeps_the_rest_in_order() ->
 
 def test_server_owned_fields_are_those_of_the_contract() -> None:
     assert {"id", "device_name", "device_serial", "created_at", "updated_at"} <= SERVER_OWNED
+
+
+# --- The compiled check agrees with python-jsonschema ---------------------------------------------------
+
+BODY_KEYS = ("device_id", "diagnostic_type", "status", "details", "issues", "notes", "reported_by",
+             "performed_by", "priority", "extra")
+
+
+def _bodies() -> st.SearchStrategy[dict[str, Any]]:
+    """Valid bodies, bodies with one documented fault, and objects of any JSON under the body's keys."""
+    valid = strategies.create_bodies("device-12345", "agreement")
+    faulty = st.builds(lambda body, fault: {**body, fault.field: fault.value},
+                       valid, strategies.faults("wrong"))
+    anything = st.dictionaries(st.sampled_from(BODY_KEYS), strategies.json_values(), max_size=6)
+    details = st.dictionaries(st.sampled_from(("cpu_usage", "last_ping", "network_connectivity")),
+                              strategies.json_values(), max_size=3)
+    health = st.builds(lambda body, found: {**body, "diagnostic_type": "health_check", "details": found},
+                       valid, details)
+    return st.one_of(valid, faulty, anything, health)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_bodies())
+def test_the_compiled_check_agrees_with_python_jsonschema(body: dict[str, Any]) -> None:
+    assert payload._compiled_check()(body) == schemas.validator(payload.CREATE_SCHEMA).is_valid(body)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("reported_by", "someone@localhost"),  # the stricter e-mail rule: a dotted domain
+    ("details", {"last_ping": "2024-13-01T00:00:00Z"}),  # date-time, for a health check's details
+])
+def test_the_compiled_check_uses_the_same_format_rules(field: str, value: Any) -> None:
+    body = {"device_id": "device-12345", "diagnostic_type": "health_check", field: value}
+    assert not schemas.validator(payload.CREATE_SCHEMA).is_valid(body)
+    assert not payload._compiled_check()(body)
