@@ -168,7 +168,7 @@ def render(
     startup: list[float],
     scale_lines: list[str],
 ) -> str:
-    logging = "off" if args.no_access_log else "on"
+    logging = "off" if args.no_access_log else "on: the mock's own, the same middleware around the bare app"
     lines = [
         f"Measured {report.now_stamp()} by `make bench` on: {machine}.",
         "",
