@@ -59,7 +59,7 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    """A thread-safe store held in this process, loaded from a fixture."""
+    """A thread-safe store held in this process, loaded from a fixture or from stored rows (``load``)."""
 
     def __init__(self, fixture: dict[str, Any] | None = None) -> None:
         self._lock = threading.Lock()
