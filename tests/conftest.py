@@ -1,7 +1,9 @@
-"""Fixtures shared by the unit tests: an app built by the factory, its test client, credentials."""
+"""Fixtures shared by the unit tests: an app built by the factory, its test client, credentials,
+and for the command line a clean environment and a ``serve`` that only records its options."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from mockserver import create_app
+from mockserver import cli, create_app, server
 
 TOKEN = "test-token"
 
@@ -35,3 +37,20 @@ def client(app: Flask) -> FlaskClient:
 def auth() -> dict[str, str]:
     """Headers of an authenticated request."""
     return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No ``DIAGS_*`` variable of the calling shell leaks into the parser's defaults."""
+    for name in list(os.environ):
+        if name.startswith(cli.ENV_PREFIX):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.fixture
+def captured(clean_environment: pytest.MonkeyPatch) -> list[server.ServerOptions]:
+    """``serve`` replaced by a recorder: ``cli.main(["serve", ...])`` returns at once."""
+    calls: list[server.ServerOptions] = []
+    clean_environment.setattr(server, "serve", calls.append)
+    return calls

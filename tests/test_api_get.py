@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from documented import documented_record
 from flask import Flask
 from flask.testing import FlaskClient
 from listing import RESOURCE, records, walk
@@ -16,19 +17,8 @@ import schemas
 from mockserver import create_app
 from mockserver.services import services
 
-DOCUMENTED_FIELDS = [
-    "id",
-    "device_id",
-    "device_name",
-    "device_serial",
-    "diagnostic_type",
-    "status",
-    "details",
-    "issues",
-    "created_at",
-    "updated_at",
-    "next_check_due",
-]
+#: The documentation's record, field by field, in its order.
+DOCUMENTED_FIELDS = list(documented_record())
 #: Bounds every pagination walk here, with room for the whole inventory at a few records a page.
 WALK_PAGES = 500
 

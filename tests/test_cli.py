@@ -27,25 +27,6 @@ def options_of(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     return [action for action in parser._actions if action.option_strings and action.dest != "help"]
 
 
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> list[server.ServerOptions]:
-    """``serve`` replaced by a recorder: ``cli.main(["serve", ...])`` returns at once."""
-    calls: list[server.ServerOptions] = []
-    monkeypatch.setattr(server, "serve", calls.append)
-    return calls
-
-
-@pytest.fixture
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No ``DIAGS_*`` variable of the calling shell leaks into the parser's defaults."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(cli.ENV_PREFIX):
-            monkeypatch.delenv(name)
-    return monkeypatch
-
-
 @pytest.mark.parametrize("name", ["serve", "fixtures"])
 def test_help_explains_every_option(
     clean_environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str

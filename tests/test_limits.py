@@ -355,16 +355,6 @@ LIMIT_OPTIONS = {
 }
 
 
-@pytest.fixture
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(cli.ENV_PREFIX):
-            monkeypatch.delenv(name)
-    return monkeypatch
-
-
 def _settings(*argv: str) -> dict[str, Any]:
     return cli.app_config(cli.build_parser().parse_args(["serve", *argv]))
 

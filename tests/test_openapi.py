@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation import OpenAPIV31SpecValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from refs import refs_in
 
 import schemas
 from schemas.bundle import COMPONENTS_POINTER
@@ -40,18 +40,6 @@ DOCUMENTED_RESPONSES = {
 #: The schemas the document names itself; the others are reached through these.
 TOP_LEVEL_SCHEMAS = ("diag-list", "diag-created", "diag-create", "diag-create-wrapped", "error")
 PARAMETER_TYPES = {"id": "string", "update_status": "boolean", "limit": "integer", "offset": "integer"}
-
-
-def refs_in(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value
-            else:
-                yield from refs_in(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from refs_in(item)
 
 
 def keys_outside_examples(node: Any) -> set[str]:

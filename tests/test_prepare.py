@@ -21,19 +21,6 @@ from mockserver.sqlite_store import Database, SqliteStore
 SEED, DEVICES, DIAGS = 3, 6, 40
 
 
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> list[server.ServerOptions]:
-    """``serve`` replaced by a recorder, and no ``DIAGS_*`` variable of the calling shell."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(cli.ENV_PREFIX):
-            monkeypatch.delenv(name)
-    calls: list[server.ServerOptions] = []
-    monkeypatch.setattr(server, "serve", calls.append)
-    return calls
-
-
 def _must_not_run_here(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("the serving process made the data itself")
 

@@ -7,7 +7,6 @@ response; POST's cURL body, example request body and example response).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from documented import (
 )
 from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
+from refs import refs_in
 
 import schemas
 
@@ -48,18 +48,6 @@ def a_record(**changes: Any) -> dict[str, Any]:
 
 def without(document: dict[str, Any], key: str) -> dict[str, Any]:
     return {name: value for name, value in document.items() if name != key}
-
-
-def refs_in(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value
-            else:
-                yield from refs_in(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from refs_in(item)
 
 
 # --- the files and the Python API ---------------------------------------------------------------------------
