@@ -26,7 +26,7 @@ from .auth import check_bearer
 from .config import ADMIN_PREFIX
 from .limits import current_deadline
 from .payload import parse_json
-from .responses import ApiError, bad_request, json_response, not_found, unprocessable
+from .responses import ApiError, bad_request, json_response, not_found, unavailable, unprocessable
 from .services import load_fixture, load_snapshot, refreeze_after_reset, services, services_of
 from .sqlite_store import SqliteStore
 from .store import MemoryStore
@@ -83,8 +83,7 @@ class ResetGate:
                 self._writer_waiting -= 1
             if not ready:
                 self._condition.notify_all()
-                raise ApiError(503, f"Requests still running after {timeout:g} s; nothing was changed. "
-                                    "Retry.", headers={"Retry-After": "1"})
+                raise unavailable(f"Requests still running after {timeout:g} s; nothing was changed. Retry.")
             self._writing = True
         try:
             yield

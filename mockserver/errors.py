@@ -10,7 +10,8 @@ import logging
 from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from .responses import ApiError
+from .responses import ApiError, unavailable
+from .store import StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,12 @@ def _api_error(error: ApiError) -> Response:
     return error.response()
 
 
+def _store_busy(error: StoreBusy) -> Response:
+    # Outside a request's deadline (time-out off, or the journal's and faults' own writes).
+    return unavailable(f"Another worker held the database's lock for {error.waited:g} s; nothing was "
+                       "changed. Retry later.").response()
+
+
 def crash(method: str, path: str) -> ApiError:
     """The 500 of an unexpected exception, which is logged here with its traceback (call it in ``except``)."""
     log.exception("unhandled error on %s %s", method, path)
@@ -57,4 +64,5 @@ def init_app(app: Flask) -> None:
     """Register the handlers that keep every error a JSON body."""
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(StoreBusy, _store_busy)
     app.register_error_handler(Exception, _crash)

@@ -9,6 +9,7 @@ it off). With a database, the journal is a table of it, so every worker writes t
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -24,7 +25,10 @@ from .config import ADMIN_PREFIX, JOURNAL_SIZE
 from .faults import DROP_KEY
 from .services import services_of
 from .sqlite_store import Database
+from .store import StoreBusy
 from .timestamps import format_timestamp
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "diags.journal"
 EXCERPT_CHARS = 500
@@ -198,8 +202,13 @@ def _record(response: Response) -> Response:
         # A dropped connection answered nothing.
         status = None if environ.get(DROP_KEY) else response.status_code
         body = getattr(request, "_cached_data", None)
-        found.record(entry_for(environ, path, status, duration_ms, body if isinstance(body, bytes) else None,
-                               g.get("diags_faults", ())))
+        entry = entry_for(environ, path, status, duration_ms, body if isinstance(body, bytes) else None,
+                          g.get("diags_faults", ()))
+        try:
+            found.record(entry)
+        except StoreBusy:
+            # The answer is decided, and may say that data changed: a lost entry must not turn it into a 503.
+            log.warning("journal entry dropped, the database stayed locked: %s %s", request.method, path)
     return response
 
 

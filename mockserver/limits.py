@@ -18,7 +18,8 @@
   A write that is the request's purpose (``create``, ``reset``, ``load``, ``add_device``) commits the
   request: from then on it runs to its answer, even late. The writes of a status refresh do not,
   so a slow refresh is cut off between two records; the 503 then says that the refreshes made
-  before it are kept.
+  before it are kept. With ``--db``, a write waits for another worker's lock on the database no
+  later than the deadline; a store write that could not begin by then is the same 503.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .config import PATH_SAFE
-from .responses import ApiError
+from .responses import ApiError, unavailable
 from .services import EXTENSION as SERVICES_EXTENSION
-from .store import Store
+from .store import Store, StoreBusy, lock_wait_until
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-RETRY_AFTER_SECONDS = 1
 #: Store calls that change data; those in ``FINAL_WRITES`` are what their request is for.
 WRITES = frozenset({"create", "update", "next_refresh", "add_device", "reset", "load"})
 FINAL_WRITES = frozenset({"create", "add_device", "reset", "load"})
@@ -57,11 +57,8 @@ def timed_out(seconds: float, changed: bool = False) -> ApiError:
     """The 503 of a request that ran past its deadline; ``changed`` if it refreshed records before it."""
     outcome = ("the status refreshes made before it are kept, the rest were not done" if changed
                else "nothing was changed")
-    return ApiError(
-        503,
-        f"The request took longer than the mock's time-out of {seconds:g} s; {outcome}. Retry later.",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return unavailable(f"The request took longer than the mock's time-out of {seconds:g} s; {outcome}. "
+                       "Retry later.")
 
 
 class Deadline:
@@ -95,7 +92,12 @@ class Deadline:
         self.check()
         if final:
             self.state = self.COMMITTED
-        result = write()
+        try:
+            result = write()
+        except StoreBusy:
+            # The wait for another worker's lock ended at the deadline, before this write began.
+            self.state = self.EXPIRED
+            raise timed_out(self.seconds, self.changed) from None
         self.changed = True
         return result
 
@@ -188,9 +190,12 @@ class LimitsMiddleware:
         if seconds <= 0:
             return self.wsgi_app(environ, start_response)
         request_line = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
-        token = _CURRENT_DEADLINE.set(Deadline(seconds, request_line))
+        deadline = Deadline(seconds, request_line)
+        token = _CURRENT_DEADLINE.set(deadline)
         try:
-            return self.wsgi_app(environ, start_response)
+            # Every database write of the request (store, faults, journal) waits for a lock no longer.
+            with lock_wait_until(deadline.expires_at):
+                return self.wsgi_app(environ, start_response)
         finally:
             _CURRENT_DEADLINE.reset(token)
 

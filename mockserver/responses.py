@@ -67,6 +67,15 @@ class ApiError(Exception):
         return error_response(self.status, self.detail, self.errors, self.headers)
 
 
+#: Seconds a client is told to wait (``Retry-After``) before it tries a 503 again.
+RETRY_AFTER_SECONDS = 1
+
+
+def unavailable(detail: str) -> ApiError:
+    """A 503 that asks the client to retry shortly (a time-out, a busy database, a reset under way)."""
+    return ApiError(503, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def bad_request(detail: str, errors: Mapping[str, Sequence[str]] | None = None) -> ApiError:
     # contract.md: every 400 is a validation error and names a field; a body that cannot be read is "body".
     return ApiError(400, detail, errors or {"body": [detail]})

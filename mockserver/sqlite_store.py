@@ -3,7 +3,9 @@
 The file is in WAL mode, so readers never wait for the writer and a committed transaction
 survives the process being killed (``synchronous=NORMAL`` only risks the last transactions on a
 power cut, which a mock can live with). Each thread has its own connection; every write is one
-``BEGIN IMMEDIATE`` transaction, so a reset or a create is all there or not at all. What several
+``BEGIN IMMEDIATE`` transaction, so a reset or a create is all there or not at all. A write waits
+for another process's lock up to ``BUSY_TIMEOUT_SECONDS``, or less inside ``store.lock_wait_until``
+(a request's deadline), then raises ``StoreBusy`` having changed nothing. What several
 workers must agree on lives in the file too: the id sequence, the refresh counters, the seed, the
 faults and the request journal (``faults`` and ``journal`` own those two tables' queries).
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from .store import Device, Record, Row, format_id, sequence_of
+from .store import Device, Record, Row, StoreBusy, format_id, lock_wait_seconds, sequence_of
 
 SCHEMA_VERSION = "1"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -104,13 +106,29 @@ class Database:
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         connection = self.connection()
-        connection.execute("BEGIN IMMEDIATE")
+        self._begin_immediate(connection)
         try:
             yield connection
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
+
+    @staticmethod
+    def _begin_immediate(connection: sqlite3.Connection) -> None:
+        """Take the write lock, waiting for another process's no longer than the caller may."""
+        wait = lock_wait_seconds(BUSY_TIMEOUT_SECONDS)
+        if wait != BUSY_TIMEOUT_SECONDS:
+            connection.execute(f"PRAGMA busy_timeout = {round(wait * 1000)}")
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+                raise StoreBusy(wait) from None
+            raise
+        finally:
+            if wait != BUSY_TIMEOUT_SECONDS:
+                connection.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT_SECONDS * 1000)}")
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -9,7 +9,10 @@ server's threads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import orjson
@@ -20,6 +23,34 @@ Device = dict[str, Any]
 ID_PREFIX = "diag-"
 #: A stored record as ``load`` takes it: its id, its device's id, and the record as ``pack`` writes it.
 Row = tuple[str, str, bytes]
+
+
+#: The monotonic instant past which the store call being made may no longer wait for a lock.
+_WAIT_UNTIL: ContextVar[float | None] = ContextVar("diags_lock_wait_until", default=None)
+
+
+class StoreBusy(RuntimeError):
+    """Another process held the store's lock for longer than the caller could wait; nothing changed."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"the store stayed locked for {waited:g} s")
+        self.waited = waited
+
+
+@contextmanager
+def lock_wait_until(instant: float) -> Iterator[None]:
+    """Within the block, a store waits for another process's lock no later than ``instant``."""
+    token = _WAIT_UNTIL.set(instant)
+    try:
+        yield
+    finally:
+        _WAIT_UNTIL.reset(token)
+
+
+def lock_wait_seconds(longest: float) -> float:
+    """How long a store may wait for a lock now: ``longest``, or less inside ``lock_wait_until``."""
+    instant = _WAIT_UNTIL.get()
+    return longest if instant is None else min(max(instant - time.monotonic(), 0.0), longest)
 
 
 def pack(record: Record) -> bytes:

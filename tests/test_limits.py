@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +23,7 @@ from granian.http import HTTP1Settings
 from listing import RESOURCE, count, reader, records, walk
 
 import fixtures
-from mockserver import admin, cli, config, create_app, diagnostics, limits
+from mockserver import admin, cli, config, create_app, diagnostics, limits, responses, sqlite_store
 from mockserver.responses import ApiError
 
 VALID = {"device_id": fixtures.DOCUMENTED_DEVICE_ID, "diagnostic_type": "maintenance"}
@@ -202,7 +206,7 @@ def slow_app(app_config: dict[str, Any]) -> Flask:
 def _assert_timed_out(response: Any, started: float, at_most: float = SLOW_SECONDS) -> None:
     elapsed = time.monotonic() - started
     assert "time-out" in error_detail(response, 503)
-    assert response.headers["Retry-After"] == str(limits.RETRY_AFTER_SECONDS)
+    assert response.headers["Retry-After"] == str(responses.RETRY_AFTER_SECONDS)
     assert TIMEOUT <= elapsed < at_most + 2
 
 
@@ -281,6 +285,65 @@ def test_a_request_held_at_the_reset_gate_gets_a_503(app: Flask, auth: dict[str,
         response = client.get(RESOURCE, headers=auth)
     _assert_timed_out(response, started, at_most=TIMEOUT)
     assert client.get(RESOURCE, headers=auth).status_code == 200
+
+
+@contextmanager
+def another_worker_writing(database: Path) -> Iterator[None]:
+    """Another worker's write lock on the shared database, held for the block."""
+    other = sqlite3.connect(database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def _client_on(database: Path, app_config: dict[str, Any], timeout: float) -> FlaskClient:
+    return create_app(
+        {"TESTING": True, **app_config, "DIAGS_DB": str(database), "DIAGS_REQUEST_TIMEOUT": timeout}
+    ).test_client()
+
+
+def test_a_post_waiting_for_another_workers_lock_gets_a_503_at_the_deadline(
+    app_config: dict[str, Any], auth: dict[str, str], tmp_path: Path
+) -> None:
+    database = tmp_path / "shared.db"
+    client = _client_on(database, app_config, TIMEOUT)
+    read = reader(client, auth)
+    before = count(read)
+    with another_worker_writing(database):
+        started = time.monotonic()
+        response = client.post(RESOURCE, json=VALID, headers=auth)
+        _assert_timed_out(response, started, at_most=TIMEOUT)
+        assert "nothing was changed" in response.get_json()["detail"]
+    assert count(read) == before
+    assert client.post(RESOURCE, json=VALID, headers=auth).status_code == 201
+
+
+def test_with_the_time_out_off_a_lock_held_too_long_is_a_503_not_a_crash(
+    app_config: dict[str, Any], auth: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_SECONDS", TIMEOUT)
+    database = tmp_path / "shared.db"
+    client = _client_on(database, app_config, 0)
+    before = count(reader(client, auth))
+    with another_worker_writing(database):
+        response = client.post(RESOURCE, json=VALID, headers=auth)
+    assert "held the database's lock" in error_detail(response, 503)
+    assert response.headers["Retry-After"] == str(responses.RETRY_AFTER_SECONDS)
+    assert count(reader(client, auth)) == before
+
+
+def test_an_answer_stands_when_its_journal_entry_cannot_be_written(
+    app_config: dict[str, Any], auth: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = tmp_path / "shared.db"
+    client = _client_on(database, app_config, TIMEOUT)
+    with another_worker_writing(database):
+        response = client.get(RESOURCE, headers=auth)  # reads need no lock; the journal's write does
+    assert response.status_code == 200
+    assert "journal entry dropped" in caplog.text
 
 
 def test_the_app_answers_normally_after_a_time_out(slow_app: Flask, auth: dict[str, str]) -> None:

@@ -7,8 +7,11 @@ would hold), then real ``python -m mockserver serve`` processes: a restart keeps
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,8 @@ from listing import RESOURCE
 
 import fixtures
 from mockserver.faults import SqliteFaultBook, parse_fault
-from mockserver.sqlite_store import Database, DatabaseError, SqliteStore
+from mockserver.sqlite_store import BUSY_TIMEOUT_SECONDS, Database, DatabaseError, SqliteStore
+from mockserver.store import StoreBusy, lock_wait_until
 
 TOKEN = "persistence-token"
 ADMIN_TOKEN = "persistence-admin"
@@ -113,6 +117,49 @@ def test_writers_on_two_handles_never_share_an_id(tmp_path: Path) -> None:
     every_id = created[0] + created[1]
     assert len(set(every_id)) == 80
     assert stores[0].stats()["diagnostics"] == 81
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Another process's write lock on the database file, held for the block."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_write_waits_for_another_lock_no_longer_than_it_may_and_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "data.db"
+    store = open_store(path)
+    before = store.stats()
+    with locked(path):
+        started = time.monotonic()
+        with lock_wait_until(started + 0.2), pytest.raises(StoreBusy):
+            store.create(new_fields())
+        assert 0.2 <= time.monotonic() - started < 2
+    assert store.stats() == before
+    # The shorter wait was for that write only: the connection is back to the full one.
+    busy_timeout_ms = store.database.connection().execute("PRAGMA busy_timeout").fetchone()[0]
+    assert busy_timeout_ms == BUSY_TIMEOUT_SECONDS * 1000
+    assert store.create(new_fields())["id"] == "diag-002"
+
+
+def test_a_lock_released_within_the_wait_is_taken(tmp_path: Path) -> None:
+    path = tmp_path / "data.db"
+    store = open_store(path)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    releaser = threading.Timer(0.2, other.execute, args=("ROLLBACK",))
+    releaser.start()
+    try:
+        with lock_wait_until(time.monotonic() + 5):
+            assert store.create(new_fields())["id"] == "diag-002"
+    finally:
+        releaser.join()
+        other.close()
 
 
 # Real servers.
