@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
@@ -28,8 +28,6 @@ from .limits import current_deadline
 from .payload import parse_json
 from .responses import ApiError, bad_request, json_response, not_found, unavailable, unprocessable
 from .services import load_fixture, load_snapshot, refreeze_after_reset, services, services_of
-from .sqlite_store import SqliteStore
-from .store import MemoryStore
 
 bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 
@@ -172,8 +170,7 @@ def reset() -> Response:
     found = services()
     if seed is None and found.snapshot is not None:
         with gate().exclusive():
-            # The store is guarded (``limits.GuardedStore``), and loads as a MemoryStore does.
-            load_snapshot(cast(MemoryStore, found.store), found.snapshot)
+            load_snapshot(found.store, found.snapshot)
             found.seed = int(config["DIAGS_SEED"])
         refreeze_after_reset()
         return json_response(state())
@@ -185,10 +182,7 @@ def reset() -> Response:
         fixture = load_fixture({**config, **generated})
         new_seed = seed
     with gate().exclusive():
-        if found.database is not None:
-            cast(SqliteStore, found.store).reset(fixture, seed=new_seed)
-        else:
-            found.store.reset(fixture)
+        found.store.reset(fixture, seed=new_seed)
         found.seed = new_seed
     refreeze_after_reset()
     return json_response(state())
@@ -293,7 +287,7 @@ def _sync_seed() -> None:
     # Another worker may have reset the shared database with a new seed.
     found = services()
     if found.database is not None:
-        seed = cast(SqliteStore, found.store).seed()
+        seed = found.store.seed()
         if seed is not None:
             found.seed = seed
 

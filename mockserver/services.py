@@ -54,7 +54,7 @@ def load_fixture(config: dict[str, Any]) -> dict[str, Any]:
     return fixtures.generate(*wanted)
 
 
-def load_snapshot(store: MemoryStore, path: str) -> None:
+def load_snapshot(store: Store, path: str) -> None:
     """Fill ``store`` from a snapshot (``prepare``), record by record: no object of the data is kept."""
     snapshot = SqliteStore(Database(path))
     try:

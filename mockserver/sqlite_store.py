@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -206,18 +206,35 @@ class SqliteStore:
             if seed is not None:
                 set_meta(connection, "seed", seed)
 
+    def load(self, devices: Iterable[Device], rows: Iterable[Row]) -> None:
+        """Replace everything with these devices and stored records, in creation order, in one transaction."""
+        with self.database.write() as connection:
+            self._replace(connection, devices, (
+                (record_id, device_id, orjson.loads(raw)["diagnostic_type"], raw)
+                for record_id, device_id, raw in rows))
+
     def _fill(self, connection: sqlite3.Connection, fixture: dict[str, Any]) -> None:
+        # Rows are made as SQLite takes them: a million serialized records at once would double the peak.
+        self._replace(connection, fixture["devices"], (
+            (record["id"], record["device_id"], record["diagnostic_type"], orjson.dumps(record))
+            for record in fixture["diagnostics"]))
+
+    def _replace(self, connection: sqlite3.Connection, devices: Iterable[Device],
+                 rows: Iterable[tuple[str, str, str, bytes]]) -> None:
         connection.execute("DELETE FROM devices")
         connection.execute("DELETE FROM diagnostics")
         connection.execute("DELETE FROM refreshes")
         connection.executemany("INSERT OR REPLACE INTO devices VALUES (?, ?)",
-                               ((device["id"], orjson.dumps(device)) for device in fixture["devices"]))
-        records = fixture["diagnostics"]
-        # Rows are made as SQLite takes them: a million serialized records at once would double the peak.
-        connection.executemany(INSERT_DIAGNOSTIC, (
-            (position, record["id"], record["device_id"], record["diagnostic_type"], orjson.dumps(record))
-            for position, record in enumerate(records, start=1)))
-        last_sequence = max((sequence_of(record["id"]) for record in records), default=0)
+                               ((device["id"], orjson.dumps(device)) for device in devices))
+        last_sequence = 0
+
+        def positioned() -> Iterator[tuple[int, str, str, str, bytes]]:
+            nonlocal last_sequence
+            for position, (record_id, device_id, diagnostic_type, raw) in enumerate(rows, start=1):
+                last_sequence = max(last_sequence, sequence_of(record_id))
+                yield position, record_id, device_id, diagnostic_type, raw
+
+        connection.executemany(INSERT_DIAGNOSTIC, positioned())
         set_meta(connection, "last_sequence", max(_meta_int(connection, "last_sequence"), last_sequence))
 
     def devices(self) -> list[Device]:

@@ -85,7 +85,9 @@ class Store(Protocol):
     def update(self, record_id: str, changes: Record) -> Record: ...
     def latest(self, device_id: str, diagnostic_type: str) -> Record | None: ...
     def next_refresh(self, record_id: str) -> int: ...
-    def reset(self, fixture: dict[str, Any]) -> None: ...
+    def reset(self, fixture: dict[str, Any], seed: int | None = None) -> None: ...
+    def load(self, devices: Iterable[Device], rows: Iterable[Row]) -> None: ...
+    def seed(self) -> int | None: ...
     def stats(self) -> dict[str, int]: ...
 
 
@@ -95,12 +97,19 @@ class MemoryStore:
     def __init__(self, fixture: dict[str, Any] | None = None) -> None:
         self._lock = threading.Lock()
         self._last_sequence = 0
+        self._seed: int | None = None
         self.reset(fixture or {"devices": [], "diagnostics": []})
 
-    def reset(self, fixture: dict[str, Any]) -> None:
-        """Replace everything with ``fixture``'s data. New ids still never repeat old ones."""
+    def reset(self, fixture: dict[str, Any], seed: int | None = None) -> None:
+        """Replace everything with ``fixture``'s data, made with ``seed``. New ids never repeat old ones."""
         rows = ((record["id"], record["device_id"], pack(record)) for record in fixture["diagnostics"])
         self.load(fixture["devices"], rows)
+        if seed is not None:
+            self._seed = seed
+
+    def seed(self) -> int | None:
+        """The seed the last ``reset`` was given, if any."""
+        return self._seed
 
     def load(self, devices: Iterable[Device], rows: Iterable[Row]) -> None:
         """Replace everything with these devices and records, in creation order (see ``reset``)."""

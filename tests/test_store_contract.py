@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from mockserver.sqlite_store import Database, SqliteStore
-from mockserver.store import MemoryStore, Store, format_id
+from mockserver.store import MemoryStore, Store, format_id, pack
 
 StoreFactory = Callable[[dict[str, Any]], Store]
 
@@ -219,6 +219,26 @@ def test_reset_replaces_everything(store: Store) -> None:
     assert store.device("device-00008") is None
     assert ids(store.page(None, 0, 10)[1]) == ["diag-001"]
     assert store.page("device-00009", 0, 10)[0] == 1
+
+
+def test_a_reset_keeps_the_seed_it_is_given_until_another(store: Store, fixture: dict[str, Any]) -> None:
+    store.reset(fixture, seed=7)
+    assert store.seed() == 7
+    store.reset(fixture)
+    assert store.seed() == 7
+
+
+def test_load_replaces_everything_with_stored_rows_in_their_order(store: Store) -> None:
+    store.create(new_fields())  # diag-006
+    stored = [record(9, 2), record(4, 1)]
+    rows = [(item["id"], item["device_id"], pack(item)) for item in stored]
+    store.load([device(1), device(2)], rows)
+    assert store.stats() == {"devices": 2, "diagnostics": 2}
+    assert ids(store.page(None, 0, 10)[1]) == ["diag-009", "diag-004"]
+    assert ids(store.page("device-00001", 0, 10)[1]) == ["diag-004"]
+    assert store.get("diag-009") == record(9, 2)
+    assert store.latest("device-00001", "maintenance") == record(4, 1)
+    assert store.create(new_fields())["id"] == "diag-010"
 
 
 def test_ids_are_never_reused_after_a_reset(store: Store, fixture: dict[str, Any]) -> None:
