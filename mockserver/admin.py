@@ -24,7 +24,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from . import faults, journal
 from .auth import check_bearer
 from .config import ADMIN_PREFIX
-from .limits import current_deadline
+from .limits import current_deadline, read_body
 from .payload import parse_json
 from .responses import ApiError, bad_request, json_response, not_found, unavailable, unprocessable
 from .services import load_fixture, load_snapshot, refreeze_after_reset, services, services_of
@@ -115,7 +115,7 @@ bp.before_request(_authorize)
 
 
 def _json_body(default: Any = None) -> Any:
-    raw = request.get_data(cache=True)
+    raw = read_body(request)
     if not raw.strip():
         if default is not None:
             return default

@@ -30,7 +30,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from .config import ADMIN_PREFIX
-from .limits import wait_within_deadline
+from .limits import read_body, wait_within_deadline
 from .responses import error_response, json_response
 from .services import services, services_of
 from .sqlite_store import Database
@@ -370,7 +370,7 @@ class DropMiddleware:
 def _read_body() -> None:
     # The view will not run, yet the journal should show what the client sent; the limits still apply.
     with contextlib.suppress(HTTPException, OSError):
-        request.get_data(cache=True)
+        read_body(request)
 
 
 def _apply_faults() -> Response | None:

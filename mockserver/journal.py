@@ -23,6 +23,7 @@ from flask import Flask, Response, current_app, g, request
 from .auth import OTHER_SCHEMES
 from .config import ADMIN_PREFIX, JOURNAL_SIZE
 from .faults import DROP_KEY
+from .limits import body_if_read
 from .services import services_of
 from .sqlite_store import Database
 from .store import StoreBusy
@@ -201,9 +202,8 @@ def _record(response: Response) -> Response:
         duration_ms = (time.perf_counter() - g.get("diags_started", time.perf_counter())) * 1000
         # A dropped connection answered nothing.
         status = None if environ.get(DROP_KEY) else response.status_code
-        body = getattr(request, "_cached_data", None)
-        entry = entry_for(environ, path, status, duration_ms, body if isinstance(body, bytes) else None,
-                          g.get("diags_faults", ()))
+        faults_triggered = g.get("diags_faults", ())
+        entry = entry_for(environ, path, status, duration_ms, body_if_read(environ), faults_triggered)
         try:
             found.record(entry)
         except StoreBusy:

@@ -28,7 +28,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from . import admin, api, errors, faults, journal, strict
 from .auth import check_bearer
 from .config import API_PREFIX
-from .limits import check_request_head
+from .limits import body_if_read, check_request_head
 from .payload import FORM_TYPES
 from .responses import JSON_MIMETYPE, ApiError
 from .services import services_of
@@ -110,9 +110,8 @@ class FastLane:
     def _record(self, request: Request, status: int, duration_ms: float) -> None:
         kept = journal.journal(self.app)
         if kept.size > 0:
-            body = getattr(request, "_cached_data", None)  # the body, if it was read
             kept.record(journal.entry_for(request.environ, request.path, status, duration_ms,
-                                          body if isinstance(body, bytes) else None))
+                                          body_if_read(request.environ)))
 
 
 def init_app(app: Flask) -> None:

@@ -31,7 +31,7 @@ from contextvars import ContextVar
 from typing import Any, Protocol, cast
 from urllib.parse import quote
 
-from flask import Flask, current_app, request
+from flask import Flask, Request, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .config import PATH_SAFE
@@ -48,6 +48,8 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 #: Store calls that change data; those in ``FINAL_WRITES`` are what their request is for.
 WRITES = frozenset({"create", "update", "next_refresh", "add_device", "reset", "load"})
 FINAL_WRITES = frozenset({"create", "add_device", "reset", "load"})
+#: Where ``read_body`` keeps the body: in the WSGI environ, so the lane needs no Flask context.
+BODY_KEY = "diags.body"
 HTTP_PREFIX = "HTTP_"
 UNPREFIXED_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 HEADER_LINE_OVERHEAD = len(": \r\n")
@@ -198,6 +200,19 @@ class LimitsMiddleware:
                 return self.wsgi_app(environ, start_response)
         finally:
             _CURRENT_DEADLINE.reset(token)
+
+
+def read_body(req: Request) -> bytes:
+    """The request's body, read within the body limit (a 413 past it), and kept for the journal."""
+    body = req.get_data(cache=True)
+    req.environ[BODY_KEY] = body
+    return body
+
+
+def body_if_read(environ: Environ) -> bytes | None:
+    """The body ``read_body`` read for this request; None if nothing read it (a 401, a GET)."""
+    body: bytes | None = environ.get(BODY_KEY)
+    return body
 
 
 def url_bytes(environ: Environ) -> int:
