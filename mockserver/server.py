@@ -29,6 +29,10 @@ CONFIG_VARIABLE = "DIAGS_KIT_APP_CONFIG"
 #: 431 before the app can answer its JSON 431; with this, heads up to 4 MiB get the JSON one. A client
 #: can make one connection hold this much memory, which a mock can afford.
 HTTP1_BUFFER_BYTES = 4 * 1024 * 1024
+#: How long a stop (SIGINT, SIGTERM) waits for a worker to finish its requests before it kills it. A
+#: mock's requests take milliseconds; what can take longer is a client that stopped sending the body it
+#: announced: granian has no body read time-out, so that request's thread waits for the client.
+STOP_GRACE_SECONDS = 5
 
 
 @dataclass
@@ -75,4 +79,5 @@ def serve(options: ServerOptions) -> None:
         http1_settings=HTTP1Settings(max_buffer_size=options.http1_buffer_bytes),
         # The mock writes its access log itself (access_log.py): granian's costs a quarter of a page.
         log_access=False,
+        workers_kill_timeout=STOP_GRACE_SECONDS,
     ).serve()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +23,7 @@ from listing import RESOURCE, count, reader, records, walk
 from live import Server, start
 
 import fixtures
+from mockserver import server
 
 HOST = "127.0.0.1"
 TOKEN = "live-secret-token-5f2c"
@@ -180,6 +183,27 @@ def test_sigint_stops_cleanly(tmp_path: Path) -> None:
     live = start_server(tmp_path / "serve.log")
     assert stop(live, signal.SIGINT) == 0
     assert "Traceback" not in live.log()
+
+
+def test_sigterm_stops_the_server_even_while_clients_hold_every_thread_with_stalled_uploads(
+    tmp_path: Path,
+) -> None:
+    # granian has no body read time-out: each of these holds a request thread until its client gives up.
+    live = start_server(tmp_path / "serve.log", "--threads", "2")
+    body = json.dumps({"device_id": "device-12345", "diagnostic_type": "maintenance"}).encode()
+    head = (f"POST {RESOURCE} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    stalled = [socket.create_connection((HOST, live.port), timeout=REQUEST_SECONDS) for _ in range(3)]
+    try:
+        for client in stalled:
+            client.sendall(head + body[:-10])
+        time.sleep(1)
+        started = time.monotonic()
+        assert stop(live, signal.SIGTERM) == 0
+        assert time.monotonic() - started < server.STOP_GRACE_SECONDS + 5
+    finally:
+        for client in stalled:
+            client.close()
 
 
 def test_serve_serves_a_fixture_file_written_by_the_fixtures_command(tmp_path: Path) -> None:
