@@ -12,8 +12,8 @@
   in the server's own thread: a watchdog thread per request (an earlier design) answered on time
   even from inside a blocking call, but cost more than all the rest of a request together, and
   nothing in the mock blocks anywhere but at those points. (The upload itself is not timed: a
-  client that sends less body than it announced waits until it gives up, as granian has no body
-  read time-out, but it holds up nobody else.)
+  client that sends less body than it announced holds its request thread until it gives up, as
+  granian has no body read time-out; the other threads serve everyone else.)
 - So that a 503 means "nothing happened", a store call past the deadline raises before it runs.
   A write that is the request's purpose (``create``, ``reset``, ``load``, ``add_device``) commits the
   request: from then on it runs to its answer, even late. The writes of a status refresh do not,

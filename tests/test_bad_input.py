@@ -500,7 +500,7 @@ STALLED_UPLOADS = [
 
 
 @pytest.mark.parametrize("stalled", STALLED_UPLOADS)
-def test_a_stalled_upload_holds_up_nobody_else(server: int, stalled: bytes) -> None:
+def test_one_stalled_upload_holds_up_nobody_else(server: int, stalled: bytes) -> None:
     # granian has no body read time-out, so the stalled client itself waits until it gives up; the
     # point is that everyone else is served meanwhile, also once the time-out has passed (a body read
     # left waiting in a worker thread after its request was answered would freeze the whole process).
