@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from granian.http import HTTP1Settings
 from listing import RESOURCE, count, reader, records, walk
+from shared_db import another_worker_writing
 
 import fixtures
 from mockserver import admin, cli, config, create_app, diagnostics, limits, responses, sqlite_store
@@ -285,18 +283,6 @@ def test_a_request_held_at_the_reset_gate_gets_a_503(app: Flask, auth: dict[str,
         response = client.get(RESOURCE, headers=auth)
     _assert_timed_out(response, started, at_most=TIMEOUT)
     assert client.get(RESOURCE, headers=auth).status_code == 200
-
-
-@contextmanager
-def another_worker_writing(database: Path) -> Iterator[None]:
-    """Another worker's write lock on the shared database, held for the block."""
-    other = sqlite3.connect(database, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
 
 
 def _client_on(database: Path, app_config: dict[str, Any], timeout: float) -> FlaskClient:

@@ -11,7 +11,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import live
 import pytest
 import requests
 from listing import RESOURCE
+from shared_db import another_worker_writing
 
 import fixtures
 from mockserver.faults import SqliteFaultBook, parse_fault
@@ -119,23 +119,11 @@ def test_writers_on_two_handles_never_share_an_id(tmp_path: Path) -> None:
     assert stores[0].stats()["diagnostics"] == 81
 
 
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Another process's write lock on the database file, held for the block."""
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
-
-
 def test_a_write_waits_for_another_lock_no_longer_than_it_may_and_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "data.db"
     store = open_store(path)
     before = store.stats()
-    with locked(path):
+    with another_worker_writing(path):
         started = time.monotonic()
         with lock_wait_until(started + 0.2), pytest.raises(StoreBusy):
             store.create(new_fields())
