@@ -285,6 +285,24 @@ def test_a_request_held_at_the_reset_gate_gets_a_503(app: Flask, auth: dict[str,
     assert client.get(RESOURCE, headers=auth).status_code == 200
 
 
+def test_an_admin_reset_is_not_cut_short_by_the_time_out(
+    app: Flask, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = admin.load_fixture
+
+    def slow_generation(config: Any) -> dict[str, Any]:  # a large data set takes its time
+        time.sleep(SLOW_SECONDS)
+        return real(config)
+
+    monkeypatch.setattr(admin, "load_fixture", slow_generation)
+    app.config["DIAGS_REQUEST_TIMEOUT"] = TIMEOUT
+    client = app.test_client()
+    response = client.post("/__admin/reset", json={"seed": 7})
+    assert response.status_code == 200
+    assert response.get_json()["seed"] == 7
+    assert client.get(RESOURCE, headers=auth).status_code == 200
+
+
 def _client_on(database: Path, app_config: dict[str, Any], timeout: float) -> FlaskClient:
     return create_app(
         {"TESTING": True, **app_config, "DIAGS_DB": str(database), "DIAGS_REQUEST_TIMEOUT": timeout}
