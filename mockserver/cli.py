@@ -55,7 +55,7 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
               ("--max-json-depth", "MAX_JSON_DEPTH", int, config.MAX_JSON_DEPTH, "LEVELS",
                "a JSON body nested deeper gets a 400"),
               ("--request-timeout", "REQUEST_TIMEOUT", float, config.REQUEST_TIMEOUT_SECONDS, "SECONDS",
-               "a request still running after this gets a 503 with Retry-After; 0: no time-out"))
+               "an API request still running after this gets a 503 with Retry-After; 0: no time-out"))
     for option, env_name, kind, default, metavar, what in limits:
         parser.add_argument(option, type=kind, default=kind(_env(env_name, default)), metavar=metavar,
                             help=f"{what} (env DIAGS_{env_name}; default %(default)s)")

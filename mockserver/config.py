@@ -24,7 +24,7 @@ MAX_JSON_DEPTH = 32
 MAX_HEADER_BYTES = 16 * 1024
 #: A longer request target (path and query string) gets a 414.
 MAX_URL_BYTES = 8 * 1024
-#: A request still running after this many seconds gets a 503 with ``Retry-After``; 0 turns the time-out off.
+#: An API request still running after this many seconds gets a 503 with ``Retry-After``; 0: no time-out.
 REQUEST_TIMEOUT_SECONDS = 10.0
 #: Requests the admin API's journal keeps (the newest); 0 turns the journal off.
 JOURNAL_SIZE = 1000
