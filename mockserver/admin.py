@@ -26,8 +26,9 @@ from .auth import check_bearer
 from .config import ADMIN_PREFIX
 from .limits import current_deadline, read_body
 from .payload import parse_json
+from .prepare import PreparationError, seed_snapshot
 from .responses import ApiError, bad_request, json_response, not_found, unavailable, unprocessable
-from .services import load_fixture, load_snapshot, refreeze_after_reset, services, services_of
+from .services import Services, load_fixture, load_snapshot, refreeze_after_reset, services, services_of
 
 bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 
@@ -168,11 +169,8 @@ def reset() -> Response:
         raise unprocessable("'seed' must be an integer.", {"seed": ["Must be an integer."]})
     config = current_app.config
     found = services()
-    if seed is None and found.snapshot is not None:
-        with gate().exclusive():
-            load_snapshot(found.store, found.snapshot)
-            found.seed = int(config["DIAGS_SEED"])
-        refreeze_after_reset()
+    if found.snapshot is not None:  # large generated data, which this worker must not generate itself
+        _reset_from_snapshot(found, found.snapshot, int(config["DIAGS_SEED"]) if seed is None else seed)
         return json_response(state())
     if seed is None:
         fixture = found.fixture if found.fixture is not None else load_fixture(config)
@@ -186,6 +184,25 @@ def reset() -> Response:
         found.seed = new_seed
     refreeze_after_reset()
     return json_response(state())
+
+
+def _reset_from_snapshot(found: Services, start_snapshot: str, seed: int) -> None:
+    """Load the start-up snapshot again, or one that a child writes for another seed."""
+    if seed == int(current_app.config["DIAGS_SEED"]):
+        _load_snapshot(found, start_snapshot, seed)
+        return
+    try:
+        with seed_snapshot(current_app.config, start_snapshot, seed) as path:
+            _load_snapshot(found, path, seed)
+    except PreparationError as error:
+        raise ApiError(500, f"Generating the data of seed {seed} failed: {error}.") from None
+
+
+def _load_snapshot(found: Services, path: str, seed: int) -> None:
+    with gate().exclusive():
+        load_snapshot(found.store, path)
+        found.seed = seed
+    refreeze_after_reset()
 
 
 @bp.get("/requests")

@@ -10,7 +10,8 @@ interpreter that gives all of it back when it exits:
 - for the in-memory store, a large generated data set (``SNAPSHOT_MIN_DIAGS`` diagnostics or
   more) is written to a *snapshot*, a temporary SQLite file in the same format, and the worker
   loads its store from it record by record (``services.load_snapshot``): it never holds the
-  data as Python objects, whose memory it would keep. A reset loads the snapshot again.
+  data as Python objects, whose memory it would keep. A reset loads the snapshot again; a reset
+  with a new seed has a child write that seed's snapshot (``seed_snapshot``) and loads it.
   Smaller data is generated in the worker, which is faster than starting a child.
 """
 
@@ -21,6 +22,8 @@ import multiprocessing
 import shutil
 import sqlite3
 import tempfile
+import uuid
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -134,3 +137,23 @@ def prepare_data(settings: dict[str, Any]) -> Path | None:
                 shutil.rmtree(scratch, ignore_errors=True)
             raise PreparationError(problem)
     return scratch
+
+
+#: What generating the data depends on, all that a child writing another seed's snapshot is given.
+GENERATION_SETTINGS = ("DIAGS_DEVICES", "DIAGS_DIAGS", "DIAGS_REFERENCE_TIME")
+
+
+@contextlib.contextmanager
+def seed_snapshot(settings: dict[str, Any], start_snapshot: str, seed: int) -> Iterator[str]:
+    """A snapshot of the data that ``seed`` generates, written by a child, removed when the block ends."""
+    path = Path(start_snapshot).with_name(f"seed-{seed}-{uuid.uuid4().hex}.sqlite")
+    child_settings = {**{name: settings[name] for name in GENERATION_SETTINGS}, "DIAGS_SEED": seed,
+                      "DIAGS_DB": str(path), "DIAGS_FIXTURE": None, "DIAGS_FIXTURES_PATH": None}
+    try:
+        problem = data_problem_apart(child_settings, f"the snapshot of seed {seed}")
+        if problem:
+            raise PreparationError(problem)
+        yield str(path)
+    finally:
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)

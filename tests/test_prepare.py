@@ -12,10 +12,11 @@ from typing import Any
 
 import orjson
 import pytest
+from flask import Flask
 from listing import RESOURCE
 
 import fixtures
-from mockserver import cli, create_app, prepare, server, services
+from mockserver import admin, cli, create_app, prepare, server, services
 from mockserver.sqlite_store import Database, SqliteStore
 
 SEED, DEVICES, DIAGS = 3, 6, 40
@@ -153,13 +154,18 @@ def test_only_large_generated_data_in_memory_takes_a_snapshot(settings: dict[str
     assert prepare.wants_snapshot(settings) is wanted
 
 
-def test_a_reset_loads_the_snapshot_again(tmp_path: Path) -> None:
-    path = tmp_path / prepare.SNAPSHOT_NAME
+def app_on_a_snapshot(folder: Path) -> Flask:
+    """An app whose store was loaded from a snapshot of seed ``SEED``'s data, written to ``folder``."""
+    path = folder / prepare.SNAPSHOT_NAME
     settings = {"DIAGS_TOKENS": ["t"], "DIAGS_SEED": SEED, "DIAGS_DEVICES": DEVICES, "DIAGS_DIAGS": DIAGS,
                 "DIAGS_REFERENCE_TIME": fixtures.DEFAULT_REFERENCE_TIME, "DIAGS_FIXTURES_PATH": None,
                 "DIAGS_DB": str(path)}
     assert prepare.data_problem(settings, "the snapshot") is None
-    app = create_app({"TESTING": True, **settings, "DIAGS_DB": None, "DIAGS_SNAPSHOT": str(path)})
+    return create_app({"TESTING": True, **settings, "DIAGS_DB": None, "DIAGS_SNAPSHOT": str(path)})
+
+
+def test_a_reset_loads_the_snapshot_again(tmp_path: Path) -> None:
+    app = app_on_a_snapshot(tmp_path)
     client, auth = app.test_client(), {"Authorization": "Bearer t"}
     before = client.get(f"{RESOURCE}?limit=100", headers=auth).get_json()
     created = client.post(RESOURCE, json={"device_id": before["results"][0]["device_id"],
@@ -170,3 +176,19 @@ def test_a_reset_loads_the_snapshot_again(tmp_path: Path) -> None:
     assert client.post(RESOURCE, json={"device_id": before["results"][0]["device_id"],
                                        "diagnostic_type": "maintenance"}, headers=auth).get_json()["id"] != \
         created.get_json()["id"]
+
+
+def test_a_reset_with_a_new_seed_loads_a_snapshot_a_child_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = app_on_a_snapshot(tmp_path)
+    monkeypatch.setattr(services, "load_fixture", _must_not_run_here)
+    monkeypatch.setattr(admin, "load_fixture", _must_not_run_here)
+    client, auth = app.test_client(), {"Authorization": "Bearer t"}
+    answer = client.post("/__admin/reset", json={"seed": SEED + 1})
+    assert answer.status_code == 200 and answer.get_json()["seed"] == SEED + 1
+    other = fixtures.generate(SEED + 1, DEVICES, DIAGS, fixtures.DEFAULT_REFERENCE_TIME)
+    listed = client.get(f"{RESOURCE}?limit=100", headers=auth).get_json()["results"]
+    assert listed == other["diagnostics"]
+    assert sorted(child.name for child in tmp_path.iterdir()) == [prepare.SNAPSHOT_NAME]
+    assert client.post("/__admin/reset").get_json()["seed"] == SEED
