@@ -96,7 +96,9 @@ class Deadline:
             self.state = self.COMMITTED
         try:
             result = write()
-        except StoreBusy:
+        except StoreBusy as error:
+            if not error.cut_short:  # the lock outlasted the store's own longest wait, not the deadline
+                raise
             # The wait for another worker's lock ended at the deadline, before this write began.
             self.state = self.EXPIRED
             raise timed_out(self.seconds, self.changed) from None

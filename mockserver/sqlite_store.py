@@ -124,7 +124,7 @@ class Database:
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
             if error.sqlite_errorcode == sqlite3.SQLITE_BUSY:
-                raise StoreBusy(wait) from None
+                raise StoreBusy(wait, cut_short=wait < BUSY_TIMEOUT_SECONDS) from None
             raise
         finally:
             if wait != BUSY_TIMEOUT_SECONDS:

@@ -32,9 +32,11 @@ _WAIT_UNTIL: ContextVar[float | None] = ContextVar("diags_lock_wait_until", defa
 class StoreBusy(RuntimeError):
     """Another process held the store's lock for longer than the caller could wait; nothing changed."""
 
-    def __init__(self, waited: float) -> None:
+    def __init__(self, waited: float, cut_short: bool = False) -> None:
         super().__init__(f"the store stayed locked for {waited:g} s")
         self.waited = waited
+        #: Whether ``lock_wait_until`` ended the wait before the store's own longest wait.
+        self.cut_short = cut_short
 
 
 @contextmanager

@@ -325,12 +325,14 @@ def test_a_post_waiting_for_another_workers_lock_gets_a_503_at_the_deadline(
     assert client.post(RESOURCE, json=VALID, headers=auth).status_code == 201
 
 
-def test_with_the_time_out_off_a_lock_held_too_long_is_a_503_not_a_crash(
-    app_config: dict[str, Any], auth: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("timeout", [0, 30 * TIMEOUT], ids=["time-out-off", "time-out-past-the-lock-wait"])
+def test_a_lock_held_past_the_stores_longest_wait_is_a_503_not_a_crash(
+    app_config: dict[str, Any], auth: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    timeout: float,
 ) -> None:
     monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_SECONDS", TIMEOUT)
     database = tmp_path / "shared.db"
-    client = _client_on(database, app_config, 0)
+    client = _client_on(database, app_config, timeout)
     before = count(reader(client, auth))
     with another_worker_writing(database):
         response = client.post(RESOURCE, json=VALID, headers=auth)
