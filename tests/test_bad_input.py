@@ -3,7 +3,8 @@
 Never a 5xx, a hang or a dropped connection; the app answers normally afterwards, and a rejected
 POST stores nothing. Most cases go through the Flask test client; the last section sends raw bytes
 to a real server for what only a real server sees (the request line, header buffers, streamed and
-truncated bodies, disconnects), including what granian answers by itself before the app runs.
+truncated bodies, disconnects), including what granian answers by itself before the app runs, and
+ends with random requests over the wire.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from listing import RESOURCE, count, reader
 from live import serve
 
@@ -539,3 +543,45 @@ def test_a_client_that_hangs_up_midway_does_not_hurt_the_server(server: int, par
             connection.sendall(partial)
     _assert_still_answering(server)
     assert _count_over_http(server) == before
+
+
+# Random requests over the wire: what the app-level fuzz (test_fuzz) cannot see is granian and the lane
+# between the socket and the app. Only requests that are valid HTTP, which hyper hands to the app.
+
+WIRE = settings(max_examples=300, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+#: Entries repeat to weight the draw towards the resource, its two methods and a good token.
+wire_methods = st.sampled_from(["GET"] * 3 + ["POST"] * 4 + ["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
+                                                             "FOO"])
+#: The admin API's writes are left out: a random fault or reset would change what the other tests see.
+wire_paths = st.sampled_from([RESOURCE] * 6 + [RESOURCE.rstrip("/"), "/api/v1/", "/", "/api/v1/nope", "/docs",
+                              "/openapi.json", "/__admin/state", "/__admin/requests", "//api/v1//x/"])
+wire_queries = st.text(max_size=40).map(lambda text: "?q=" + quote(text)) | st.sampled_from(
+    ["", "?limit=-1&offset=x", "?update_status=maybe", "?id=%00%ff", "?limit=1&limit=2&id=a&id=b",
+     f"?id={fixtures.DOCUMENTED_DEVICE_ID}"])
+wire_authorizations = st.sampled_from([AUTH_LINE] * 4 + [b"", b"Authorization: Bearer\r\n",
+                                       b"Authorization: Basic eDp5\r\n",
+                                       f"Authorization: bearer {TOKEN} extra\r\n".encode()])
+wire_types = st.sampled_from([b"application/json", b"application/json; charset=latin-1", b"text/plain",
+                              b"application/x-www-form-urlencoded", b"multipart/form-data", b"*/*", b""])
+wire_bodies = st.binary(max_size=300) | st.sampled_from([_json(VALID), b"{}", b"[]", b"null", b"[" * 3000,
+                                                         b"device_id=x&diagnostic_type=y"])
+
+
+@WIRE
+@given(method=wire_methods, path=wire_paths, query=wire_queries, authorization=wire_authorizations,
+       content_type=wire_types, body=wire_bodies, chunked=st.booleans())
+def test_random_requests_over_the_wire_get_no_5xx_and_json_errors(
+    server: int, method: str, path: str, query: str, authorization: bytes, content_type: bytes, body: bytes,
+    chunked: bool,
+) -> None:
+    headers = authorization + (b"Content-Type: " + content_type + b"\r\n" if content_type else b"")
+    if chunked and body:
+        data = _request(method, path + query, headers + b"Transfer-Encoding: chunked\r\n")
+        data += b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    else:
+        data = _request(method, path + query, headers, body)
+    response = _exchange(server, data)
+    assert response.status < 500, (response.status, response.body[:200])
+    if response.status >= 400:
+        assert response.json()["detail"]
