@@ -376,6 +376,9 @@ def _count_over_http(port: int) -> int:
             _request("GET", RESOURCE, AUTH_LINE + b"no colon here\r\n"), 400, id="header-line-without-colon"
         ),
         pytest.param(
+            _request("GET", RESOURCE, b"Authorization: Bearer \x7f\r\n"), 400, id="control-character-in-value"
+        ),
+        pytest.param(
             _request("GET", RESOURCE, _with_header("X-Big", HTTP1_BUFFER_BYTES + PAST_THE_BUFFER)),
             431,
             id="header-past-the-servers-buffer",
