@@ -7,9 +7,9 @@ granian (hyper underneath) answers some malformed requests itself, before the ap
 4xx and an empty body; no setting of granian changes those answers or the limits below, except
 the read buffer, which is raised here (``HTTP1_BUFFER_BYTES``). Fixed in hyper: 400 for a request
 line or header line it cannot parse (bytes that are not ASCII in the target, a header name with a
-space, a line without a colon, a ``Content-Length`` that is not a number); 414 for a target over
-65,534 bytes; 431 for more than 100 header lines. Settable: 431 for a head (request line and
-headers) that does not fit the read buffer.
+space, a line without a colon, a control character in a value, a ``Content-Length`` that is not a
+number); 414 for a target over 65,534 bytes; 431 for more than 100 header lines. Settable: 431 for
+a head (request line and headers) that does not fit the read buffer.
 """
 
 from __future__ import annotations
