@@ -276,13 +276,11 @@ def _serve(args: argparse.Namespace) -> None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _progress(done: int, total: int) -> None:
-    print(f"\rgenerating diagnostics: {done}/{total} ({done * 100 // max(total, 1)}%)",
-          end="" if done < total else "\n", file=sys.stderr, flush=True)
-
-
 def _fixtures(args: argparse.Namespace) -> None:
-    fixture = fixtures.generate(args.seed, args.devices, args.diags, args.reference_time, progress=_progress)
+    from .prepare import print_progress
+
+    progress = print_progress("generating diagnostics")
+    fixture = fixtures.generate(args.seed, args.devices, args.diags, args.reference_time, progress=progress)
     fixtures.write(fixture, args.output)
     counts = f"{len(fixture['devices'])} devices and {len(fixture['diagnostics'])} diagnostics"
     print(f"wrote {counts} to {args.output}", file=sys.stderr)

@@ -21,6 +21,7 @@ import contextlib
 import multiprocessing
 import shutil
 import sqlite3
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -36,6 +37,21 @@ from .sqlite_store import Database, DatabaseError, SqliteStore
 #: From this many generated diagnostics on, the in-memory store is loaded from a snapshot.
 SNAPSHOT_MIN_DIAGS = 50_000
 SNAPSHOT_NAME = "start-data.sqlite"
+
+
+#: Data smaller than this is made in moments: its preparation prints no progress.
+PROGRESS_SHOWN_FROM = 50_000
+
+
+def print_progress(what: str, shown_from: int = 0) -> fixtures.ProgressCallback:
+    """A ``progress(done, total)`` that keeps one line on standard error: ``what: done of total (n%)``."""
+
+    def report(done: int, total: int) -> None:
+        if total >= shown_from:
+            print(f"\r{what}: {done:,} of {total:,} ({done * 100 // max(total, 1)}%)",
+                  end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    return report
 
 
 class PreparationError(Exception):
@@ -56,11 +72,13 @@ def data_problem(settings: dict[str, Any], database_label: str) -> str | None:
         except (OSError, fixtures.FixtureError) as error:
             return f"cannot use the fixture file {path}: {error}"
     if database:
+        generating, writing = (print_progress(f"diags-kit mock: {step} {database_label}", PROGRESS_SHOWN_FROM)
+                               for step in ("generating", "writing"))
         try:
             store = SqliteStore(Database(database))
             try:
-                store.initialize(lambda: loaded if loaded is not None else load_fixture(settings),
-                                 int(settings["DIAGS_SEED"]))
+                store.initialize(lambda: loaded if loaded is not None else load_fixture(settings, generating),
+                                 int(settings["DIAGS_SEED"]), writing)
             finally:
                 store.database.close()
         except (DatabaseError, sqlite3.Error) as error:

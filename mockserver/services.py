@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, current_app
 
 import fixtures
+from fixtures import ProgressCallback
 
 from .sqlite_store import Database, SqliteStore, clear_runtime
 from .store import MemoryStore, Store
@@ -37,8 +38,11 @@ class Services:
     snapshot: str | None = None
 
 
-def load_fixture(config: dict[str, Any]) -> dict[str, Any]:
-    """The data to start from: a given fixture, a fixture file, or data generated from the seed."""
+def load_fixture(config: dict[str, Any], progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """The data to start from: a given fixture, a fixture file, or data generated from the seed.
+
+    ``progress(done, total)`` hears how a generation goes (see ``fixtures.generate``).
+    """
     if config.get("DIAGS_FIXTURE") is not None:
         fixture: dict[str, Any] = config["DIAGS_FIXTURE"]
         return fixture
@@ -51,7 +55,7 @@ def load_fixture(config: dict[str, Any]) -> dict[str, Any]:
                 fixtures.DEFAULT_REFERENCE_TIME)
     if wanted == defaults:
         return fixtures.default()
-    return fixtures.generate(*wanted)
+    return fixtures.generate(*wanted, progress=progress)
 
 
 def load_snapshot(store: Store, path: str) -> None:

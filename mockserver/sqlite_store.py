@@ -18,11 +18,15 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
+from fixtures import PROGRESS_STEP, ProgressCallback
+
 from .store import Device, Record, Row, StoreBusy, format_id, lock_wait_seconds, sequence_of
+
+_T = TypeVar("_T")
 
 SCHEMA_VERSION = "1"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -48,6 +52,16 @@ INSERT_DIAGNOSTIC = ("INSERT INTO diagnostics (position, id, device_id, diagnost
 #: Positions are 1..N with no gaps (records are only appended, and a reset rewrites them all), so the
 #: count is the last position and a page of everything is a range of positions, not an OFFSET scan.
 LAST_POSITION = "SELECT coalesce(max(position), 0) FROM diagnostics"
+
+
+def _reported(items: Iterable[_T], total: int, progress: ProgressCallback) -> Iterator[_T]:
+    """``items``, telling ``progress(done, total)`` every ``PROGRESS_STEP`` of them and at the end."""
+    done = 0
+    for done, item in enumerate(items, start=1):
+        if done % PROGRESS_STEP == 0 and done < total:
+            progress(done, total)
+        yield item
+    progress(done, total)
 
 
 class DatabaseError(RuntimeError):
@@ -180,8 +194,12 @@ class SqliteStore:
         """Whether the database holds data already (a first start or a reset filled it)."""
         return self.database.meta("initialized") is not None
 
-    def initialize(self, load_fixture: Callable[[], dict[str, Any]], seed: int) -> bool:
-        """Fill an empty database from the fixture (loaded only if needed); False if it held data."""
+    def initialize(self, load_fixture: Callable[[], dict[str, Any]], seed: int,
+                   progress: ProgressCallback | None = None) -> bool:
+        """Fill an empty database from the fixture (loaded only if needed); False if it held data.
+
+        ``progress(done, total)`` hears how many diagnostics are written, every ``PROGRESS_STEP``.
+        """
         if self.filled():
             return False
         fixture = load_fixture()
@@ -189,7 +207,7 @@ class SqliteStore:
             # Another worker may have filled it between the check and this transaction.
             if connection.execute("SELECT 1 FROM meta WHERE key = 'initialized'").fetchone():
                 return False
-            self._fill(connection, fixture)
+            self._fill(connection, fixture, progress)
             set_meta(connection, "seed", seed)
             set_meta(connection, "initialized", "1")
         return True
@@ -213,11 +231,14 @@ class SqliteStore:
                 (record_id, device_id, orjson.loads(raw)["diagnostic_type"], raw)
                 for record_id, device_id, raw in rows))
 
-    def _fill(self, connection: sqlite3.Connection, fixture: dict[str, Any]) -> None:
+    def _fill(self, connection: sqlite3.Connection, fixture: dict[str, Any],
+              progress: ProgressCallback | None = None) -> None:
+        records = fixture["diagnostics"]
         # Rows are made as SQLite takes them: a million serialized records at once would double the peak.
-        self._replace(connection, fixture["devices"], (
-            (record["id"], record["device_id"], record["diagnostic_type"], orjson.dumps(record))
-            for record in fixture["diagnostics"]))
+        rows = ((record["id"], record["device_id"], record["diagnostic_type"], orjson.dumps(record))
+                for record in records)
+        self._replace(connection, fixture["devices"], rows if progress is None else
+                      _reported(rows, len(records), progress))
 
     def _replace(self, connection: sqlite3.Connection, devices: Iterable[Device],
                  rows: Iterable[tuple[str, str, str, bytes]]) -> None:

@@ -21,6 +21,7 @@ from listing import RESOURCE
 from shared_db import another_worker_writing
 
 import fixtures
+from fixtures import PROGRESS_STEP
 from mockserver.faults import SqliteFaultBook, parse_fault
 from mockserver.sqlite_store import BUSY_TIMEOUT_SECONDS, Database, DatabaseError, SqliteStore
 from mockserver.store import StoreBusy, lock_wait_until
@@ -64,6 +65,17 @@ def test_a_reopened_file_keeps_the_data_and_the_id_sequence(tmp_path: Path) -> N
     assert second.get(created["id"]) is None
     assert second.create(new_fields())["id"] == "diag-004"
     assert second.seed() == 5
+
+
+@pytest.mark.parametrize("many", [PROGRESS_STEP * 2 + 7, PROGRESS_STEP * 3])
+def test_a_fill_reports_its_progress_every_step_and_once_at_the_end(tmp_path: Path, many: int) -> None:
+    fixture = {"devices": [{"id": "device-1"}],
+               "diagnostics": [{"id": f"diag-{n}", "device_id": "device-1", "diagnostic_type": "maintenance"}
+                               for n in range(1, many + 1)]}
+    reports: list[tuple[int, int]] = []
+    store = SqliteStore(Database(tmp_path / "data.db"))
+    store.initialize(lambda: fixture, 1, lambda done, total: reports.append((done, total)))
+    assert reports == [(PROGRESS_STEP, many), (PROGRESS_STEP * 2, many), (many, many)]  # the end once
 
 
 def test_a_filled_file_is_not_filled_again(tmp_path: Path) -> None:

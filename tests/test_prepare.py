@@ -192,3 +192,19 @@ def test_a_reset_with_a_new_seed_loads_a_snapshot_a_child_wrote(
     assert listed == other["diagnostics"]
     assert sorted(child.name for child in tmp_path.iterdir()) == [prepare.SNAPSHOT_NAME]
     assert client.post("/__admin/reset").get_json()["seed"] == SEED
+
+
+def test_preparing_large_data_shows_its_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = {"DIAGS_SEED": SEED, "DIAGS_DEVICES": DEVICES, "DIAGS_DIAGS": DIAGS, "DIAGS_FIXTURE": None,
+                "DIAGS_REFERENCE_TIME": fixtures.DEFAULT_REFERENCE_TIME, "DIAGS_FIXTURES_PATH": None,
+                "DIAGS_DB": str(tmp_path / "small.db")}
+    assert prepare.data_problem(settings, "the small one") is None
+    assert capsys.readouterr().err == ""  # small data: done in moments, nothing to show
+    monkeypatch.setattr(prepare, "PROGRESS_SHOWN_FROM", DIAGS)
+    assert prepare.data_problem({**settings, "DIAGS_DB": str(tmp_path / "large.db")}, "the large one") is None
+    shown = capsys.readouterr().err
+    total = DEVICES + DIAGS
+    assert f"diags-kit mock: generating the large one: {total} of {total} (100%)\n" in shown
+    assert f"diags-kit mock: writing the large one: {DIAGS} of {DIAGS} (100%)\n" in shown
