@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TextIO
 
 from flask import Flask
 
 from .faults import DROP_KEY
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+from .limits import Environ, StartResponse, WsgiApp
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 REQUEST_LINE_KEYS = ("REQUEST_METHOD", "PATH_INFO", "SERVER_PROTOCOL")

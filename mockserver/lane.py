@@ -18,8 +18,7 @@ it off, so the tests can hold both paths to the same answers.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from flask import Flask, Request
 from werkzeug.exceptions import HTTPException
@@ -28,14 +27,10 @@ from werkzeug.http import HTTP_STATUS_CODES
 from . import admin, api, errors, faults, journal, strict
 from .auth import check_bearer
 from .config import API_PREFIX
-from .limits import body_if_read, check_request_head
+from .limits import Environ, StartResponse, WsgiApp, body_if_read, check_request_head
 from .payload import FORM_TYPES
 from .responses import JSON_MIMETYPE, ApiError
 from .services import services_of
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 RESOURCE_PATHS = frozenset({API_PREFIX + api.RESOURCE, API_PREFIX + api.RESOURCE.rstrip("/")})
 STATUS_LINES = {code: f"{code} {phrase.upper()}" for code, phrase in HTTP_STATUS_CODES.items()}

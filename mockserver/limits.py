@@ -41,6 +41,7 @@ from .store import Store, StoreBusy, lock_wait_until
 
 log = logging.getLogger(__name__)
 
+#: WSGI's shapes, for the mock's middleware (here, ``lane`` and ``access_log``).
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
