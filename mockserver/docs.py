@@ -1,5 +1,9 @@
 """The API's documentation, served by the mock: ``{base}/openapi.json`` and the page ``{base}/docs``.
 
+``{base}/contract.openapi.json`` beside it is the contract's document
+(``schemas.bundled_contract_openapi()``): the two operations as any real server must answer them, for peer
+tools pointed at another server.
+
 ``openapi.json`` is the bundled document (``schemas.bundled_openapi()``): every schema file inlined,
 so a browser or an OpenAPI tool needs this one URL. The page is Swagger UI, whose assets ship in the
 ``flask-swagger-ui`` package and are served from here, so it works with no network at all.
@@ -61,6 +65,7 @@ def public_paths() -> tuple[str, ...]:
     """The documentation's paths that need no token."""
     return (
         f"{API_PREFIX}/openapi.json",
+        f"{API_PREFIX}/contract.openapi.json",
         f"{API_PREFIX}/docs",
         f"{API_PREFIX}/docs/",
         *(f"{API_PREFIX}/docs/{name}" for name in ASSETS),
@@ -75,14 +80,20 @@ def _make_public(state: BlueprintSetupState) -> None:
 
 
 @cache
-def _document_bytes() -> bytes:
-    return orjson.dumps(schemas.bundled_openapi())
+def _document_bytes(document: str) -> bytes:
+    return orjson.dumps(schemas.bundled(document))
 
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
     """The bundled OpenAPI 3.1 document."""
-    return Response(_document_bytes(), mimetype=JSON_MIMETYPE)
+    return Response(_document_bytes(schemas.MOCK_DOCUMENT), mimetype=JSON_MIMETYPE)
+
+
+@bp.get("/contract.openapi.json")
+def contract_document() -> Response:
+    """The bundled OpenAPI 3.1 document of the contract alone."""
+    return Response(_document_bytes(schemas.CONTRACT_DOCUMENT), mimetype=JSON_MIMETYPE)
 
 
 @bp.get("/docs/", strict_slashes=False)

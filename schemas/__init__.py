@@ -7,8 +7,11 @@ Every other package reads the schemas through this module, never from the files:
   switched on, its ``$ref``s resolved offline from this folder;
 - ``operation(method)`` and ``documented_statuses(method)`` read the OpenAPI document
   to say which status codes an operation may answer and with which schema;
-- ``bundled_openapi()`` is that document made self-contained, every schema file inlined into
-  ``components/schemas``, for tools and browsers that want one URL.
+- ``contract_openapi()`` is the contract's document: the two operations as any real server must
+  answer them, for peer tools pointed at a real server;
+- ``bundled(document)`` (``bundled_openapi()``, ``bundled_contract_openapi()``) is either document
+  made self-contained by ``bundle``, every schema a named entry of ``components/schemas``, for
+  tools, generators and browsers that want one URL. ``python -m schemas DOCUMENT`` prints it.
 
 Schemas need nothing but ``jsonschema`` (and the format checkers of its
 ``format-nongpl`` extra).
@@ -31,6 +34,12 @@ from .bundle import bundle
 SCHEMA_DIR = Path(__file__).resolve().parent
 SUFFIX = ".schema.json"
 RESOURCE_PATH = "/inventory_device_diags/"
+
+#: The mock's OpenAPI document (its admin API and mock-only answers included), and the contract's:
+#: only what the published documentation promises and what contract.md requires of any real server.
+MOCK_DOCUMENT = "openapi.json"
+CONTRACT_DOCUMENT = "contract.openapi.json"
+DOCUMENTS = (MOCK_DOCUMENT, CONTRACT_DOCUMENT)
 
 #: The mock's error shape; a real server is held only to ``LENIENT_ERROR``.
 STRICT_ERROR = "error"
@@ -63,13 +72,33 @@ def load(name: str) -> dict[str, Any]:
 
 def openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document, with its ``$ref``s to the schema files left as they are."""
-    return _load_file("openapi.json")
+    return _load_file(MOCK_DOCUMENT)
+
+
+def contract_openapi() -> dict[str, Any]:
+    """The contract's OpenAPI 3.1 document (what any real server must do), its ``$ref``s as they are."""
+    return _load_file(CONTRACT_DOCUMENT)
 
 
 @cache
+def bundled(document: str) -> dict[str, Any]:
+    """``document`` (one of ``DOCUMENTS``), every schema inlined under ``components/schemas``.
+
+    Shared: do not mutate it.
+    """
+    if document not in DOCUMENTS:
+        raise KeyError(f"no OpenAPI document named {document!r}; known: {', '.join(DOCUMENTS)}")
+    return bundle(_load_file(document), {name: load(name) for name in names()}, SUFFIX)
+
+
 def bundled_openapi() -> dict[str, Any]:
-    """The OpenAPI document, every schema inlined under ``components/schemas`` (shared: do not mutate it)."""
-    return bundle(openapi(), {name: load(name) for name in names()}, SUFFIX)
+    """The mock's OpenAPI document, bundled (shared: do not mutate it)."""
+    return bundled(MOCK_DOCUMENT)
+
+
+def bundled_contract_openapi() -> dict[str, Any]:
+    """The contract's OpenAPI document, bundled (shared: do not mutate it)."""
+    return bundled(CONTRACT_DOCUMENT)
 
 
 @cache

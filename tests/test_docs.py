@@ -16,6 +16,7 @@ import schemas
 from mockserver import docs
 
 DOCUMENT = "/api/v1/openapi.json"
+CONTRACT_DOCUMENT = "/api/v1/contract.openapi.json"
 PAGE = "/api/v1/docs"
 CONTENT_TYPES = {".css": "text/css", ".js": "text/javascript", ".png": "image/png"}
 
@@ -31,6 +32,17 @@ def test_the_bundled_document_is_served_without_a_token(client: FlaskClient, hea
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert response.get_json() == schemas.bundled_openapi()
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}],
+                         ids=["no-token", "bad-token"])
+def test_the_contract_document_is_served_beside_it_without_a_token(client: FlaskClient,
+                                                                   headers: dict[str, str]) -> None:
+    response = client.get(CONTRACT_DOCUMENT, headers=headers)
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.get_json() == schemas.bundled_contract_openapi()
+    assert response.get_json() != client.get(DOCUMENT).get_json()
 
 
 def test_the_served_document_points_try_it_out_at_this_server(client: FlaskClient) -> None:

@@ -29,8 +29,8 @@ DOCS_POST_REQUEST_BODY = example_request()
 DOCS_POST_RESPONSE = POST_EXAMPLE_RESPONSE
 
 EXPECTED_NAMES = [
-    "any-error", "diag", "diag-create", "diag-create-data", "diag-create-wrapped", "diag-created", "diag-list", "error",
-    "health-details", "issue",
+    "any-error", "diag", "diag-create", "diag-create-data", "diag-create-wrapped", "diag-created",
+    "diag-list", "error", "health-details", "issue",
 ]
 
 
