@@ -2,7 +2,8 @@
 
 ``openapi-python-client`` (the dev extra) generates a client from each bundled document into a temporary
 folder; the client is imported and used against a mock started as a user starts it
-(``python -m mockserver serve`` on a free loopback port). Slow: the generator formats its output with ruff.
+(``python -m mockserver serve`` on a free loopback port), and so is the README's example, as written but for
+the port. Slow: the generator formats its output with ruff.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ TOKEN = "generated-client-token"
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 GENERATE_SECONDS = 300
 DEVICE = "device-12345"
+README = Path(__file__).resolve().parents[1] / "README.md"
+#: The package names the clients get; the README's example imports the first.
+PACKAGES = {schemas.MOCK_DOCUMENT: "diags_client", schemas.CONTRACT_DOCUMENT: "diags_contract_client"}
+README_BASE_URL = "http://127.0.0.1:8000"
 #: The generator's report of a part it could not turn into code, and what it names.
 PROBLEM = re.compile(r"^(WARNING parsing \S+ \S+|Unable to process schema \S+)", flags=re.MULTILINE)
 
@@ -60,11 +65,17 @@ def problems_with_the_resource(output: str, document: dict[str, Any]) -> list[st
     return found
 
 
+def forget(package: str) -> None:
+    """Drop an earlier generated ``package`` from the import cache, so the next import reads the new one."""
+    for name in [name for name in sys.modules if name.split(".")[0] == package]:
+        del sys.modules[name]
+
+
 def generate(document: str, folder: Path) -> tuple[ModuleType, str]:
     """Generate a client package from the bundled ``document`` in ``folder``, import it, and give the log."""
     spec = folder / document
     spec.write_text(json.dumps(schemas.bundled(document)), encoding="utf-8")
-    package = "client_" + document.split(".")[0]
+    package = PACKAGES[document]
     # The generator formats its output with ruff, which it looks for on PATH.
     environment = {**os.environ, "PATH": f"{GENERATOR.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     command = [str(GENERATOR), "generate", "--path", str(spec), "--output-path", str(folder / package),
@@ -75,6 +86,7 @@ def generate(document: str, folder: Path) -> tuple[ModuleType, str]:
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log
+    forget(package)
     sys.path.insert(0, str(folder))
     try:
         return importlib.import_module(package), log
@@ -119,3 +131,25 @@ def test_a_generated_client_lists_and_creates_with_typed_models(document: str, t
     last_page = list_diagnostics.sync(client=client, id=DEVICE, offset=page.count, limit=1)
     assert [record.id for record in last_page.results] == [created.id]
     assert isinstance(last_page.results[0], models.DiagnosticRecord)
+
+
+def readme_example() -> str:
+    """The Python block of the README's "Generating a client" section."""
+    section = README.read_text(encoding="utf-8").split("## Generating a client", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_example_runs_as_written(tmp_path: Path, mock: Server,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    example = readme_example()
+    assert len(example.strip().splitlines()) <= 5 and README_BASE_URL in example
+    generate(schemas.MOCK_DOCUMENT, tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        code = example.replace(README_BASE_URL, mock.url).replace("YOUR_API_TOKEN", TOKEN)
+        exec(compile(code, "README.md", "exec"), {})
+    finally:
+        sys.path.remove(str(tmp_path))
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("DiagnosticRecord(") and DEVICE in printed[0]
+    assert printed[1].startswith("CreatedDiagnostic(") and "id='diag-" in printed[1]
