@@ -13,8 +13,13 @@ they understand, without changing which instances they accept:
   ``$ref`` points into another component;
 - a ``$ref`` beside other keywords becomes ``allOf`` of the ``$ref`` and those keywords (the same
   thing in draft 2020-12, and the form generators merge into a model of its own);
-- ``$id`` and ``$schema`` are dropped: the document's ``jsonSchemaDialect`` already says 2020-12, and
-  without ``$id`` each ``$ref`` resolves against the document itself.
+- ``$id`` and ``$schema`` are dropped: OpenAPI 3.1's own dialect is draft 2020-12, and without ``$id``
+  each ``$ref`` resolves against the document itself;
+- only the schemas the document reaches become components, so one folder of schemas serves documents
+  of different scope (the contract's document has no admin schemas, the mock's no lenient error).
+
+A union is a ``oneOf`` of ``$ref``s in the source already (each alternative a schema file), which is
+how generators read unions; ``tests/test_bundle.py`` holds both documents to that.
 
 Nothing here reads files: the caller passes the parsed documents, so the same code bundles every
 document the project ships.
