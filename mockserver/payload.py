@@ -1,6 +1,6 @@
 """Reading and checking the body of ``POST /inventory_device_diags/``.
 
-Two forms are accepted (contract.md): the diagnostic object itself as JSON, and the documented
+Two forms are accepted (docs/contract.md): the diagnostic object itself as JSON, and the documented
 ``data`` parameter, a JSON string holding it, sent in a JSON body or form-encoded. Validation is
 driven by the ``diag-create`` schema: a body that is not an object or lacks a required field is a
 400, any other violation a 422, and ``errors`` names each field with the validator's JSON path.

@@ -1,6 +1,6 @@
 """The query of ``GET /inventory_device_diags/``: parsing it, and the page links of its answer.
 
-A value that does not parse is a 400 that names the parameter (a mock-only rule of contract.md);
+A value that does not parse is a 400 that names the parameter (a mock-only rule of docs/contract.md);
 a ``limit`` above the maximum is capped, not refused.
 """
 

@@ -49,7 +49,7 @@ def test_parse_json_keeps_every_64_bit_integer_exactly() -> None:
 
 @pytest.mark.parametrize("number", [b"18446744073709551616", b"-9223372036854775809", b"9" * 300])
 def test_parse_json_refuses_integers_it_cannot_store_exactly(number: bytes) -> None:
-    # Read as a float they would be echoed changed; contract.md wants every field echoed unchanged.
+    # Read as a float they would be echoed changed; docs/contract.md wants every field echoed unchanged.
     error = error_of(parse_json, b'{"n": [1, ' + number + b"]}", DEPTH)
     assert error.status == 400 and "64 bits" in error.detail
 
