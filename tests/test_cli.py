@@ -147,6 +147,20 @@ def test_options_win_over_the_environment(
     assert (settings["DIAGS_SEED"], settings["DIAGS_TOKENS"]) == (10, ["option-secret"])
 
 
+def test_a_port_taken_while_serve_starts_is_one_line_too(
+    clean_environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def bind_fails(options: server.ServerOptions) -> None:
+        raise RuntimeError("Address already in use (os error 98)\n\nStack backtrace:\n   0: <unknown>")
+
+    clean_environment.setattr(server, "serve", bind_fails)
+    clean_environment.setattr(cli, "_refuse_a_busy_port", lambda host, port: None)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["serve", "--port", "8765"])
+    assert stopped.value.code == cli.port_in_use_message("127.0.0.1", 8765)
+    assert "\n" not in str(stopped.value.code) and "PORT=" in str(stopped.value.code)
+
+
 def test_a_broken_helper_configuration_is_served_with_a_warning(
     clean_environment: pytest.MonkeyPatch,
     captured: list[server.ServerOptions],
@@ -208,6 +222,17 @@ def test_fixtures_writes_the_same_bytes_for_the_same_seed(
     assert first == second
     assert first != other
     assert first == fixtures.dumps(fixtures.generate(5, 10, 30))
+
+
+def test_fixtures_to_a_dash_writes_standard_output(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    clean_environment.chdir(tmp_path)
+    cli.main(["fixtures", "--seed", "5", "--devices", "10", "--diags", "30", "-o", "-"])
+    written = capsysbinary.readouterr()
+    assert written.out == fixtures.dumps(fixtures.generate(5, 10, 30))
+    assert b"standard output" in written.err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_serve_serves_a_written_fixture_file(
