@@ -49,7 +49,7 @@ MAX_EXAMPLES ?= 100
 conformance: install
 	VENV=$(VENV) MAX_EXAMPLES=$(MAX_EXAMPLES) scripts/conformance.sh
 
-## The benchmark (minutes): the mock against a bare Flask app under the same server; writes its table into README.md.
+## The benchmark (minutes): the mock against a bare Flask app under the same server; writes its report into bench/README.md.
 bench: $(VENV)/.mock-installed
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

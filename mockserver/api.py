@@ -1,7 +1,8 @@
 """The one resource: ``GET`` and ``POST /api/v1/inventory_device_diags/``.
 
-Results are ordered by creation (the order the ids were assigned), oldest first. Authentication
-has already happened (``auth``); errors are raised as ``ApiError`` and rendered by ``errors``.
+Results come in the order the records were stored (the data's own order, then each POST), not
+by date. Authentication has already happened (``auth``); errors are raised as ``ApiError`` and
+rendered by ``errors``.
 ``list_page`` and ``create`` are the whole of each answer: the Flask views below call them, and
 so does ``lane``, which answers the same requests without Flask's per-request machinery.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,19 @@ def test_every_serve_option_names_its_environment_variable(clean_environment: py
     serve = subcommand(cli.build_parser(), "serve")
     for action in options_of(serve):
         assert action.help is not None and f"env {cli.ENV_PREFIX}" in action.help, action.option_strings
+
+
+def test_the_readme_names_every_serve_option_and_environment_variable(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## The mock server"):readme.index("### How it answers")]
+    serve = subcommand(cli.build_parser(), "serve")
+    shown = set(re.findall(r"DIAGS_[A-Z_]+", serve.format_help()))
+    options = {string for action in options_of(serve) for string in action.option_strings
+               if string.startswith("--") and string != "--help"}
+    missing = sorted(name for name in shown | options if f"`{name}" not in table)
+    assert not missing, f"the README's option table lacks {missing}"
 
 
 def test_a_missing_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -94,4 +94,4 @@ def test_the_contract_is_cited_by_its_path_in_the_repository() -> None:
         for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             if re.search(r"(?<![/\w])contract\.md", line):
                 stale.append(f"{name}:{number}")
-    assert not stale, "cites contract.md without its folder (docs/contract.md): " + ", ".join(stale)
+    assert not stale, "cites the contract document without its folder, docs/: " + ", ".join(stale)
