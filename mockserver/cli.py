@@ -294,7 +294,15 @@ def _serve(args: argparse.Namespace) -> None:
     base_url = f"http://{args.host}:{args.port}/api/v1"
     print(f"diags-kit mock: serving {base_url}/inventory_device_diags/", flush=True)
     tokens = _shown_tokens(settings["DIAGS_TOKENS"])
-    print(f"diags-kit mock: bearer token(s): {tokens}; seed {args.seed}", flush=True)
+    if args.db:
+        source = f"data in {args.db}"
+    elif args.fixtures:
+        source = f"data from the fixture file {args.fixtures}"
+    else:
+        source = f"data of seed {args.seed}"
+    print(f"diags-kit mock: bearer token(s): {tokens}; {source}", flush=True)
+    print(f"diags-kit mock: API documentation at {base_url}/docs (OpenAPI: {base_url}/openapi.json)",
+          flush=True)
     try:
         serve(ServerOptions(host=args.host, port=args.port, threads=args.threads, workers=args.workers,
                             access_log=not args.no_access_log, app_config=settings))

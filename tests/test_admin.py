@@ -168,6 +168,39 @@ def test_reset_with_a_seed_serves_that_seeds_data_until_the_next_reset(
     assert first_page(client, auth) == original
 
 
+def test_state_and_resets_say_when_the_data_comes_from_a_fixture_file(
+    app_config: dict[str, Any], auth: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "mine.json"
+    fixtures.write(fixtures.generate(5, 6, 20), path)
+    client = build(app_config, DIAGS_FIXTURES_PATH=str(path))
+    on_file = first_page(client, auth)
+    described = client.get("/__admin/state").get_json()["data"]
+    if "DIAGS_DB" in app_config:
+        assert described == f"the database {app_config['DIAGS_DB']}"
+    else:
+        assert described == f"the fixture file {path}"
+
+    answer = client.post("/__admin/reset", json={"seed": 7}).get_json()
+    assert str(path) in answer["note"] and "seed 7" in answer["note"]
+    assert first_page(client, auth) != on_file
+    if "DIAGS_DB" not in app_config:
+        assert answer["data"] == "generated from seed 7"
+
+    back = client.post("/__admin/reset", json={}).get_json()
+    assert "note" not in back
+    assert first_page(client, auth) == on_file
+    if "DIAGS_DB" not in app_config:
+        assert back["data"] == f"the fixture file {path}"
+
+
+def test_generated_data_is_described_by_its_seed(client: FlaskClient, app_config: dict[str, Any]) -> None:
+    if "DIAGS_DB" not in app_config:
+        described = client.get("/__admin/state").get_json()["data"]
+        assert described == f"generated from seed {fixtures.DEFAULT_SEED}"
+    assert "note" not in client.post("/__admin/reset", json={"seed": 3}).get_json()
+
+
 @pytest.mark.parametrize(("body", "status"), [
     (b"[]", 422), (b'{"seed": "7"}', 422), (b'{"seed": true}', 422), (b'{"seed": 1.5}', 422),
     (b'{"devices": 3}', 422), (b"{", 400),

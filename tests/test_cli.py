@@ -265,3 +265,18 @@ def test_serve_serves_a_written_fixture_file(
     written = json.loads(path.read_bytes())
     assert response.get_json()["count"] == 25
     assert response.get_json()["results"] == written["diagnostics"]
+
+
+def test_serve_says_where_its_data_comes_from_and_where_its_docs_are(
+    clean_environment: pytest.MonkeyPatch, captured: list[server.ServerOptions], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "mine.json"
+    generate(path, 11, devices=8, diags=25)
+    capsys.readouterr()
+    cli.main(["serve", "--fixtures", str(path), "--port", "8123"])
+    said = capsys.readouterr().out
+    assert f"data from the fixture file {path}" in said and "seed" not in said
+    assert "http://127.0.0.1:8123/api/v1/docs" in said
+    cli.main(["serve", "--seed", "9"])
+    assert "data of seed 9" in capsys.readouterr().out
