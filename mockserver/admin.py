@@ -1,4 +1,5 @@
-"""The admin API under ``/__admin/``: reset the data, read the request journal, inject faults, add devices.
+"""The admin API under ``/__admin/``: reset the data, read the request journal, inject faults, list and
+add devices.
 
 Who may use it: with an admin token (``DIAGS_ADMIN_TOKEN``), requests that carry
 ``Authorization: Bearer <admin token>`` (API tokens are not admin tokens). Without one, anybody,
@@ -278,6 +279,14 @@ def _check_devices(items: list[Any]) -> None:
                 errors[f"{where}.{name}" if len(items) > 1 else name] = ["Required: a non-empty string."]
     if errors:
         raise unprocessable("Invalid device(s): id, name and serial are required strings.", errors)
+
+
+@bp.get("/devices")
+def list_devices() -> Response:
+    offset, limit = _integer_arg("offset") or 0, _integer_arg("limit")
+    devices = services().store.devices()
+    chosen = devices[offset:] if limit is None else devices[offset : offset + limit]
+    return json_response({"count": len(devices), "devices": chosen})
 
 
 @bp.post("/devices")

@@ -26,7 +26,7 @@ DEVICE = fixtures.DOCUMENTED_DEVICE_ID
 ADMIN_ROUTES = [("GET", "/__admin/state"), ("POST", "/__admin/reset"), ("GET", "/__admin/requests"),
                 ("DELETE", "/__admin/requests"), ("GET", "/__admin/faults"), ("POST", "/__admin/faults"),
                 ("DELETE", "/__admin/faults"), ("DELETE", "/__admin/faults/fault-1"),
-                ("POST", "/__admin/devices")]
+                ("GET", "/__admin/devices"), ("POST", "/__admin/devices")]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -347,6 +347,20 @@ def test_devices_can_be_added_as_a_list_or_an_object_holding_one(
     assert client.post("/__admin/devices", json=wrapped).get_json() == wrapped
     assert all(client.get(RESOURCE, query_string={"id": device["id"]}, headers=auth).status_code == 200
                for device in devices)
+
+
+def test_get_devices_lists_the_inventory(client: FlaskClient) -> None:
+    listing = client.get("/__admin/devices")
+    assert listing.status_code == 200
+    body = listing.get_json()
+    assert body["count"] == fixtures.DEFAULT_DEVICES == len(body["devices"])
+    assert body["devices"] == fixtures.default()["devices"]
+    added = {"id": "device-listed", "name": "Listed", "serial": "L-1"}
+    client.post("/__admin/devices", json=added)
+    assert client.get("/__admin/devices").get_json()["devices"][-1] == added
+    page = client.get("/__admin/devices?offset=1&limit=2").get_json()
+    assert (page["count"], page["devices"]) == (fixtures.DEFAULT_DEVICES + 1, body["devices"][1:3])
+    assert client.get("/__admin/devices?limit=x").status_code == 400
 
 
 def test_adding_a_known_device_replaces_it(client: FlaskClient, auth: dict[str, str]) -> None:
