@@ -38,8 +38,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy mockserver schemas fixtures contract_tests bench
 
+# In parallel (pytest-xdist), one worker per core; a module's tests stay on one worker, so that a
+# module-scoped server is started once.
 unit: install
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q -n auto --dist loadfile
 
 contract: install
 	$(BIN)/python -m pytest contract_tests -q
