@@ -38,8 +38,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy mockserver schemas fixtures contract_tests bench
 
+# In parallel (pytest-xdist), one worker per core; a module's tests stay on one worker, so that a
+# module-scoped server is started once.
 unit: install
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q -n auto --dist loadfile
 
 contract: install
 	$(BIN)/python -m pytest contract_tests -q
@@ -49,7 +51,7 @@ MAX_EXAMPLES ?= 100
 conformance: install
 	VENV=$(VENV) MAX_EXAMPLES=$(MAX_EXAMPLES) scripts/conformance.sh
 
-## The benchmark (minutes): the mock against a bare Flask app under the same server; writes its table into README.md.
+## The benchmark (minutes): the mock against a bare Flask app under the same server; writes its report into bench/README.md.
 bench: $(VENV)/.mock-installed
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

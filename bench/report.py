@@ -1,4 +1,4 @@
-"""The benchmark's report: the machine, the tables in Markdown, and writing them into README.md.
+"""The benchmark's report: the machine, the tables in Markdown, and writing them into bench/README.md.
 
 Only the text between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` is ever replaced; a
 README without both markers is left untouched.

@@ -4,7 +4,7 @@ Starts the mock as ``make serve`` does and ``bench.bare_app`` through the same g
 loads both with the same generator (wrk if installed, else ``bench.load``'s), and prints one table:
 req/s, p50/p99 and the ratio to the bare app per workload; then the start-up time, any peers named
 with ``--peer``, and the scale measurements (``bench.scale``). The report replaces the block
-between the bench markers of README.md. Every run is bounded in seconds and requests and loads
+between the bench markers of bench/README.md. Every run is bounded in seconds and requests and loads
 127.0.0.1 only. ``--duration 1 --repeat 1 --scale-diags 0 ...`` makes a smoke run.
 """
 
@@ -27,6 +27,8 @@ from .probe import answer_sizes, discover
 from .servers import AUTH_HEADERS, REPO_ROOT, Server, bare_command, free_port, mock_command
 from .workloads import RESOURCE, Call, Workload, bare_twin, build_workloads, list_call
 
+#: Where ``make bench`` writes its report, between the bench markers.
+REPORT_PAGE = REPO_ROOT / "bench" / "README.md"
 READY_TIMEOUT = 120.0
 STARTUP_TARGET_S = 1.5
 
@@ -58,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="devices of the scale run (default %(default)s)")
     add("--scale-stores", default=",".join(scale.STORES),
         help="comma-separated stores of the scale run (default %(default)s)")
-    add("--readme", type=Path, default=REPO_ROOT / "README.md",
-        help="README whose bench block gets the report (default: the repository's)")
+    add("--readme", type=Path, default=REPORT_PAGE,
+        help="the Markdown file whose bench block gets the report (default: bench/README.md)")
     add("--no-readme", action="store_true", help="print the report only")
     return parser
 
@@ -176,7 +178,8 @@ def render(
         f"{logging}); load from {report.generator_version(generator)}, {args.connections} connections, "
         f"{args.duration:g} s x {args.repeat} runs per workload, alternating mock and bare app; medians, "
         "with the range over the runs. *Ratio* is the mock's throughput over the bare Flask app's for a "
-        "body of the same size, run by run. Method and profile: [bench/README.md](bench/README.md).",
+        "body of the same size, run by run. Method: [below](#method); profile: "
+        "[where the time goes](#where-the-time-goes-profile).",
         "",
         *report.comparison_table(comparisons),
     ]

@@ -1,7 +1,7 @@
 """The diags-kit contract suite: does a server honour the Inventory Device Diags contract?
 
 The suite talks to a server only over HTTP. It checks what the published documentation and the
-project's contract.md promise, assumes nothing else (device ids, page sizes, order, record counts and
+project's docs/contract.md promise, assumes nothing else (device ids, page sizes, order, record counts and
 error body shapes are discovered or left open), and fails with the name of the broken claim, the
 cURL command that reproduces the request (token shown as ``***``) and the hypothesis seed.
 
@@ -22,7 +22,7 @@ Useful options:
 - ``--read-only``: no POST at all and no ``update_status=true`` (safe on production);
 - ``--max-writes N``: the number of records a run may create (default 25 against a base URL);
 - ``--device-id ID``: a device to use when the server's first pages show no records;
-- ``--strict-contract``: also check the (mock) rules of contract.md (413, 405, query 400s, error shape);
+- ``--strict-contract``: also check the (mock) rules of docs/contract.md (413, 405, query 400s, error shape);
 - ``--hypothesis-profile thorough`` for many more examples; ``--hypothesis-seed S`` to replay a run;
 - ``--contract-coverage coverage.json``: which operation x status pairs were exercised, by which checks;
 - ``-n auto`` (pytest-xdist) and ``--junitxml report.xml`` work as usual.

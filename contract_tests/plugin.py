@@ -57,7 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--read-only", action="store_true",
                     help="write nothing: no POST of any kind, no update_status=true")
     group.addoption("--strict-contract", action="store_true",
-                    help="also check the (mock) rules of contract.md (always on against the embedded mock)")
+                    help="also check the (mock) rules of docs/contract.md "
+                         "(always on against the embedded mock)")
     group.addoption("--max-writes", type=int, default=None, metavar="N",
                     help=f"create at most N records (default {DEFAULT_MAX_WRITES} against a base URL, "
                          "unlimited against the embedded mock)")
@@ -140,7 +141,8 @@ def _restore_hypothesis_printer() -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "mock_only: checks a (mock) rule of contract.md; needs strict mode")
+    config.addinivalue_line("markers",
+                            "mock_only: checks a (mock) rule of docs/contract.md; needs strict mode")
     config.addinivalue_line("markers", "writes: creates records on the server under test")
     config.addinivalue_line("markers", "posts: sends POST requests (none in read-only mode)")
     config.addinivalue_line("markers", "refreshes: sends update_status=true, which stores a refresh")
@@ -187,7 +189,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     run = run_config(item.config)
     if item.get_closest_marker("mock_only") and not run.strict:
-        pytest.skip("a (mock) rule of contract.md: checked against the embedded mock "
+        pytest.skip("a (mock) rule of docs/contract.md: checked against the embedded mock "
                     "or with --strict-contract")
     if run.read_only:
         for marker, what in READ_ONLY_SKIPS.items():

@@ -218,7 +218,7 @@ def _not_email() -> st.SearchStrategy[Any]:
     return st.one_of(texts().filter(lambda text: "@" not in text), _non_strings())
 
 
-#: Every way a field can have "the wrong type or format" (422), one rule of contract.md each.
+#: Every way a field can have "the wrong type or format" (422), one rule of docs/contract.md each.
 WRONG_VALUES: dict[str, tuple[str, st.SearchStrategy[Any]]] = {
     "device_id not a string": ("device_id", _non_strings()),
     "diagnostic_type not a string": ("diagnostic_type", _non_strings()),

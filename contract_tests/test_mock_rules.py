@@ -1,4 +1,4 @@
-"""The (mock) rules of contract.md: checked against the embedded mock, or a server run with
+"""The (mock) rules of docs/contract.md: checked against the embedded mock, or a server run with
 ``--strict-contract``; a real server is never required to have them."""
 
 from __future__ import annotations

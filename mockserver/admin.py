@@ -1,4 +1,5 @@
-"""The admin API under ``/__admin/``: reset the data, read the request journal, inject faults, add devices.
+"""The admin API under ``/__admin/``: reset the data, read the request journal, inject faults, list and
+add devices.
 
 Who may use it: with an admin token (``DIAGS_ADMIN_TOKEN``), requests that carry
 ``Authorization: Bearer <admin token>`` (API tokens are not admin tokens). Without one, anybody,
@@ -134,6 +135,17 @@ def _integer_arg(name: str) -> int | None:
     return int(text)
 
 
+def data_source(found: Services) -> str:
+    """Where the data being served came from, in words (``seed`` alone would hide a fixture file)."""
+    if found.database is not None:
+        return f"the database {found.database.path}"
+    if found.fixtures_path is not None:
+        return f"the fixture file {found.fixtures_path}"
+    if current_app.config.get("DIAGS_FIXTURE") is not None and found.fixture is not None:
+        return "the fixture given to create_app"
+    return f"generated from seed {found.seed}"
+
+
 def state() -> dict[str, Any]:
     """What the mock holds now (the answer of ``/state`` and of a reset)."""
     found = services()
@@ -141,6 +153,7 @@ def state() -> dict[str, Any]:
     return {
         "store": "sqlite" if found.database is not None else "memory",
         "database": found.database.path if found.database is not None else None,
+        "data": data_source(found),
         "seed": found.seed,
         **found.store.stats(),
         "faults": len(book.listing()),
@@ -182,8 +195,14 @@ def reset() -> Response:
     with gate().exclusive():
         found.store.reset(fixture, seed=new_seed)
         found.seed = new_seed
+        found.fixtures_path = config.get("DIAGS_FIXTURES_PATH") if seed is None else None
     refreeze_after_reset()
-    return json_response(state())
+    answer = state()
+    if seed is not None and config.get("DIAGS_FIXTURES_PATH"):
+        # Said, not silent: a reset with a seed replaces the file's data with generated data.
+        answer["note"] = (f"The data is now generated from seed {seed}, not read from the fixture file "
+                          f"{config['DIAGS_FIXTURES_PATH']}; POST /__admin/reset with {{}} goes back to it.")
+    return json_response(answer)
 
 
 def _reset_from_snapshot(found: Services, start_snapshot: str, seed: int) -> None:
@@ -260,6 +279,14 @@ def _check_devices(items: list[Any]) -> None:
                 errors[f"{where}.{name}" if len(items) > 1 else name] = ["Required: a non-empty string."]
     if errors:
         raise unprocessable("Invalid device(s): id, name and serial are required strings.", errors)
+
+
+@bp.get("/devices")
+def list_devices() -> Response:
+    offset, limit = _integer_arg("offset") or 0, _integer_arg("limit")
+    devices = services().store.devices()
+    chosen = devices[offset:] if limit is None else devices[offset : offset + limit]
+    return json_response({"count": len(devices), "devices": chosen})
 
 
 @bp.post("/devices")

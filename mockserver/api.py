@@ -1,7 +1,8 @@
 """The one resource: ``GET`` and ``POST /api/v1/inventory_device_diags/``.
 
-Results are ordered by creation (the order the ids were assigned), oldest first. Authentication
-has already happened (``auth``); errors are raised as ``ApiError`` and rendered by ``errors``.
+Results come in the order the records were stored (the data's own order, then each POST), not
+by date. Authentication has already happened (``auth``); errors are raised as ``ApiError`` and
+rendered by ``errors``.
 ``list_page`` and ``create`` are the whole of each answer: the Flask views below call them, and
 so does ``lane``, which answers the same requests without Flask's per-request machinery.
 """
@@ -20,7 +21,7 @@ from . import diagnostics, faults
 from .config import API_PREFIX, PATH_SAFE
 from .limits import read_body
 from .payload import FORM_TYPES, checked_body
-from .query import ListQuery, page_links, parse_list_query
+from .query import ListQuery, ignored_parameters, page_links, parse_list_query
 from .responses import ApiError, json_bytes_response, not_found
 from .services import Services, services
 from .store import Device, Record
@@ -29,6 +30,10 @@ from .timestamps import format_timestamp
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 RESOURCE = "/inventory_device_diags/"
+
+#: (mock) Names the query parameters a GET ignored, so that a typo such as ``device_id=`` is noticed.
+IGNORED_PARAMETERS_HEADER = "X-Diags-Ignored-Parameters"
+MAX_IGNORED_SHOWN = 20
 
 #: What ``status`` a new record gets when the client sends none.
 DEFAULT_STATUS = {"health_check": "ok", "maintenance": "scheduled", "issue_report": "open"}
@@ -46,6 +51,16 @@ def _refresh(found: Services, query: ListQuery, helper_fault: Callable[[], str |
     _, page = found.store.page(query.device_id, query.offset, query.limit)
     devices = [record["device_id"] for record in page]
     diagnostics.refresh_devices(found.store, devices, setup, found.seed, found.clock())
+
+
+def ignored_parameter_headers(req: Request) -> dict[str, str]:
+    """(mock) A GET's header naming the query parameters the API does not have, which it ignored."""
+    ignored = ignored_parameters(req.args)
+    if not ignored:
+        return {}
+    # Percent-encoded: a decoded name could hold a line break, which must not reach a header.
+    shown = ", ".join(quote(name, safe="") for name in ignored[:MAX_IGNORED_SHOWN])
+    return {IGNORED_PARAMETERS_HEADER: shown + (", ..." if len(ignored) > MAX_IGNORED_SHOWN else "")}
 
 
 @lru_cache(maxsize=64)
@@ -117,7 +132,9 @@ def create(found: Services, config: Mapping[str, Any], req: Request) -> bytes:
 
 @bp.get(RESOURCE, strict_slashes=False, provide_automatic_options=False)
 def list_diagnostics() -> Response:
-    return json_bytes_response(list_page(services(), current_app.config, request, faults.helper_fault))
+    response = json_bytes_response(list_page(services(), current_app.config, request, faults.helper_fault))
+    response.headers.update(ignored_parameter_headers(request))
+    return response
 
 
 @bp.post(RESOURCE, strict_slashes=False, provide_automatic_options=False)

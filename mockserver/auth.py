@@ -1,6 +1,6 @@
 """Bearer-token authentication of every API route, checked before anything else.
 
-contract.md: a missing header, another scheme, an empty token or an unknown token is a 401,
+docs/contract.md: a missing header, another scheme, an empty token or an unknown token is a 401,
 even when the request is also malformed or names an unknown route.
 """
 
@@ -44,7 +44,7 @@ def check_bearer(authorization: str | None, tokens: list[str]) -> None:
 
 def _authenticate() -> None:
     path = request.path
-    # OPTIONS too: contract.md wants the 401 on every request, and the mock answers no CORS preflight.
+    # OPTIONS too: docs/contract.md wants the 401 on every request, and the mock answers no CORS preflight.
     if not is_api_path(path):
         return
     if path in current_app.config["DIAGS_PUBLIC_PATHS"]:

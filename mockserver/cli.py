@@ -7,9 +7,11 @@ its default.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -156,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("fixtures", help="write a fixture file",
                                    description="Generate seeded devices and diagnostics into a JSON file.")
     _add_data_options(generate)
-    generate.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="file to write")
+    generate.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+                          help="file to write; - for standard output")
     return parser
 
 
@@ -252,10 +255,34 @@ def _shown_tokens(tokens: list[str]) -> str:
     return ", ".join([*shown, *([f"{hidden} more (not shown)"] if hidden else [])])
 
 
+def port_in_use_message(host: str, port: int) -> str:
+    """The one line a busy port gets, with the way out."""
+    return (f"diags-kit mock: port {port} on {host} is already in use (another server, or a mock still "
+            f"running?); choose another port: --port N, DIAGS_PORT=N, or PORT=N with make serve")
+
+
+def _refuse_a_busy_port(host: str, port: int) -> None:
+    """Stop with one line before any data is prepared when the port is taken (granian's own error is a
+    Rust backtrace of some 80 lines)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except (socket.gaierror, UnicodeError):
+        return  # granian will say what is wrong with the host
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As granian binds: a port left in TIME_WAIT by a stopped server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise SystemExit(port_in_use_message(host, port)) from None
+
+
 def _serve(args: argparse.Namespace) -> None:
     from .diagnostics import HelperConfigError, parse_config
     from .server import ServerOptions, serve
 
+    _refuse_a_busy_port(args.host, args.port)
     settings = app_config(args)
     if "DIAGS_HELPERS" in settings:
         try:
@@ -267,10 +294,23 @@ def _serve(args: argparse.Namespace) -> None:
     base_url = f"http://{args.host}:{args.port}/api/v1"
     print(f"diags-kit mock: serving {base_url}/inventory_device_diags/", flush=True)
     tokens = _shown_tokens(settings["DIAGS_TOKENS"])
-    print(f"diags-kit mock: bearer token(s): {tokens}; seed {args.seed}", flush=True)
+    if args.db:
+        source = f"data in {args.db}"
+    elif args.fixtures:
+        source = f"data from the fixture file {args.fixtures}"
+    else:
+        source = f"data of seed {args.seed}"
+    print(f"diags-kit mock: bearer token(s): {tokens}; {source}", flush=True)
+    print(f"diags-kit mock: API documentation at {base_url}/docs (OpenAPI: {base_url}/openapi.json)",
+          flush=True)
     try:
         serve(ServerOptions(host=args.host, port=args.port, threads=args.threads, workers=args.workers,
                             access_log=not args.no_access_log, app_config=settings))
+    except RuntimeError as error:
+        # Taken between the check above and granian's bind.
+        if "os error 98" not in str(error) and "Address already in use" not in str(error):
+            raise
+        raise SystemExit(port_in_use_message(args.host, args.port)) from None
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -281,8 +321,13 @@ def _fixtures(args: argparse.Namespace) -> None:
 
     progress = print_progress("generating diagnostics")
     fixture = fixtures.generate(args.seed, args.devices, args.diags, args.reference_time, progress=progress)
-    fixtures.write(fixture, args.output)
     counts = f"{len(fixture['devices'])} devices and {len(fixture['diagnostics'])} diagnostics"
+    if str(args.output) == "-":
+        sys.stdout.buffer.write(fixtures.dumps(fixture))
+        sys.stdout.flush()
+        print(f"wrote {counts} to standard output", file=sys.stderr)
+        return
+    fixtures.write(fixture, args.output)
     print(f"wrote {counts} to {args.output}", file=sys.stderr)
 
 

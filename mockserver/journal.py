@@ -16,14 +16,16 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import parse_qsl
 
 import orjson
 from flask import Flask, Response, current_app, g, request
 
 from .auth import OTHER_SCHEMES
-from .config import ADMIN_PREFIX, JOURNAL_SIZE
+from .config import ADMIN_PREFIX, API_PREFIX, JOURNAL_SIZE
 from .faults import DROP_KEY
 from .limits import body_if_read
+from .query import ignored_parameters
 from .services import services_of
 from .sqlite_store import Database
 from .store import StoreBusy
@@ -37,6 +39,7 @@ EXCERPT_CHARS = 500
 SHOWN_TOKEN_CHARS = 4
 MIN_TOKEN_TO_SHOW = 12
 KNOWN_SCHEMES = OTHER_SCHEMES | {"bearer"}
+RESOURCE_PATH = API_PREFIX + "/inventory_device_diags"
 
 
 def mask_authorization(header: str | None) -> str | None:
@@ -89,6 +92,10 @@ def published(entry: dict[str, Any]) -> dict[str, Any]:
         shown["time"] = format_timestamp(datetime.fromtimestamp(entry["time"], UTC))
     if isinstance(entry["body"], bytes):
         shown["body"] = entry["body"].decode("utf-8", "replace")[:EXCERPT_CHARS]
+    if entry["method"] == "GET" and entry["path"].rstrip("/") == RESOURCE_PATH and entry["query"]:
+        ignored = ignored_parameters(name for name, _ in parse_qsl(entry["query"], keep_blank_values=True))
+        if ignored:
+            shown["note"] = f"ignored query parameter(s), which the API does not have: {', '.join(ignored)}"
     return shown
 
 

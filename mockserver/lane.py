@@ -75,7 +75,8 @@ class FastLane:
         """Status, JSON body and extra headers, as the Flask path would answer them."""
         config = self.app.config
         try:
-            status, payload, headers = *self._respond(request), {}
+            status, payload = self._respond(request)
+            headers = api.ignored_parameter_headers(request) if request.method == "GET" else {}
         except Exception as failure:
             error = (failure if isinstance(failure, ApiError)
                      else errors.from_http_error(failure, request) if isinstance(failure, HTTPException)

@@ -1,6 +1,6 @@
 """Limits that keep the mock answering, in JSON: header size, URL length, streamed bodies, a time-out.
 
-- Header size (431) and URL length (414) are checked right after authentication (contract.md: a
+- Header size (431) and URL length (414) are checked right after authentication (docs/contract.md: a
   401 comes before anything else) and before everything else. The measure is the bytes on the wire:
   ``Name: value`` plus the line end for each header; the path (percent-encoded) and query string.
   A query string of raw bytes that are not UTF-8 is a 400 at the same point.

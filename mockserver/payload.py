@@ -1,9 +1,11 @@
 """Reading and checking the body of ``POST /inventory_device_diags/``.
 
-Two forms are accepted (contract.md): the diagnostic object itself as JSON, and the documented
+Two forms are accepted (docs/contract.md): the diagnostic object itself as JSON, and the documented
 ``data`` parameter, a JSON string holding it, sent in a JSON body or form-encoded. Validation is
 driven by the ``diag-create`` schema: a body that is not an object or lacks a required field is a
 400, any other violation a 422, and ``errors`` names each field with the validator's JSON path.
+Messages are in plain words (``must be a string, not null``), and ``detail`` names every field at
+fault.
 """
 
 from __future__ import annotations
@@ -128,6 +130,57 @@ def _field_of(error: ValidationError) -> str:
     return str(error.absolute_path[0]) if error.absolute_path else "body"
 
 
+#: JSON's names for what a body holds, with their article, for messages.
+_JSON_KINDS = {"string": "a string", "object": "an object", "array": "a list", "number": "a number",
+               "integer": "an integer", "boolean": "true or false", "null": "null"}
+_FORMAT_NAMES = {"email": "an e-mail address", "date-time": "an RFC 3339 date-time (2024-01-15T14:25:00Z)"}
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return ("a string" if isinstance(value, str) else "an object" if isinstance(value, dict)
+            else "a list" if isinstance(value, list) else "a number")
+
+
+def _shown(value: Any) -> str:
+    """``value`` as JSON, shortened: what the client sent, in the client's notation."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def plain_message(error: ValidationError) -> str:
+    """What is wrong, in words rather than the validator's Python notation (``None is not of type ...``)."""
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    if kind == "type":
+        wanted = [expected] if isinstance(expected, str) else list(expected)
+        kinds = " or ".join(_JSON_KINDS.get(name, name) for name in wanted)
+        return f"must be {kinds}, not {_json_kind(value)}"
+    if kind == "format":
+        return f"must be {_FORMAT_NAMES.get(str(expected), f'a valid {expected}')}, not {_shown(value)}"
+    if kind == "enum":
+        return f"must be one of {', '.join(map(str, expected))}, not {_shown(value)}"
+    if kind == "required":
+        missing = [name for name in expected if isinstance(value, dict) and name not in value]
+        return f"lacks the required field{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+    if kind == "minLength":
+        return "must not be empty" if expected == 1 else f"must be at least {expected} characters long"
+    if kind == "maximum":
+        return f"must be at most {expected}, not {_shown(value)}"
+    if kind == "minimum":
+        return f"must be at least {expected}, not {_shown(value)}"
+    if kind == "const":
+        return f"must be {_shown(expected)}, not {_shown(value)}"
+    return error.message
+
+
+def _where(error: ValidationError) -> str:
+    """The field's place, as the client would write it: ``issues[0].severity``."""
+    return error.json_path.removeprefix("$.").removeprefix("$") or "body"
+
+
 @cache
 def _compiled_check() -> Callable[[Any], bool]:
     """The create schema compiled by jsonschema-rs: whether a body is valid, in a few microseconds.
@@ -159,14 +212,23 @@ def validate_create(body: dict[str, Any]) -> None:
     missing = [name for name in schemas.load(CREATE_SCHEMA)["required"] if name not in body]
     for name in missing:
         by_field[name].append("This field is required.")
+    first_problem: dict[str, str] = {}
     for error in errors:
         if error.validator == "required" and not error.absolute_path:
             continue
-        by_field[_field_of(error)].append(_shorten(f"{error.json_path}: {error.message}"))
+        message = plain_message(error)
+        by_field[_field_of(error)].append(_shorten(f"{error.json_path}: {message}"))
+        first_problem.setdefault(_field_of(error), f"{_where(error)} {message}")
+    # The detail names every field at fault, not only the first the validator found.
+    problems = "; ".join(_shorten(problem) for problem in first_problem.values())
     if missing:
-        raise bad_request(f"Missing required field(s): {', '.join(missing)}.", by_field)
-    best = best_match(errors)
-    raise unprocessable(_shorten(f"Invalid value at {best.json_path}: {best.message}"), by_field)
+        also = f" Also invalid: {problems}." if problems else ""
+        raise bad_request(f"Missing required field(s): {', '.join(missing)}.{also}", by_field)
+    best = _field_of(best_match(errors))
+    ordered = [best, *(field for field in first_problem if field != best)]
+    detail = "; ".join(_shorten(first_problem[field]) for field in ordered)
+    heading = "Invalid value" if len(ordered) == 1 else f"{len(ordered)} fields are invalid"
+    raise unprocessable(f"{heading}: {detail}.", by_field)
 
 
 def checked_body(mimetype: str, raw: bytes, form: Mapping[str, str], max_depth: int) -> dict[str, Any]:

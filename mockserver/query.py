@@ -1,6 +1,6 @@
 """The query of ``GET /inventory_device_diags/``: parsing it, and the page links of its answer.
 
-A value that does not parse is a 400 that names the parameter (a mock-only rule of contract.md);
+A value that does not parse is a 400 that names the parameter (a mock-only rule of docs/contract.md);
 a ``limit`` above the maximum is capped, not refused.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote_plus
 
@@ -76,6 +76,11 @@ def parse_list_query(args: MultiDict[str, str], default_limit: int, max_limit: i
         limit=min(_count("limit", limit, default_limit), max_limit),
         offset=_count("offset", offset, 0),
     )
+
+
+def ignored_parameters(names: Iterable[str]) -> list[str]:
+    """The query parameters of a list request that the API does not have (mock-only: said, not refused)."""
+    return list(dict.fromkeys(name for name in names if name not in KNOWN_PARAMETERS))
 
 
 def _encoded(text: str) -> str:

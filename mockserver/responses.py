@@ -1,7 +1,7 @@
 """Every response the mock sends is built here: JSON bodies, error bodies, status codes.
 
 Error bodies always have the shape ``{"detail": "...", "errors": {"field": ["..."]}}``
-(``errors`` only on validation errors), as contract.md fixes for the mock.
+(``errors`` only on validation errors), as docs/contract.md fixes for the mock.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def unavailable(detail: str) -> ApiError:
 
 
 def bad_request(detail: str, errors: Mapping[str, Sequence[str]] | None = None) -> ApiError:
-    # contract.md: every 400 is a validation error and names a field; a body that cannot be read is "body".
+    # docs/contract.md: every 400 is a validation error and names a field;
+    # a body that cannot be read is "body".
     return ApiError(400, detail, errors or {"body": [detail]})
 
 

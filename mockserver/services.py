@@ -36,6 +36,9 @@ class Services:
     database: Database | None = None
     #: The snapshot the in-memory store was loaded from (``DIAGS_SNAPSHOT``, see ``prepare``), if any.
     snapshot: str | None = None
+    #: The fixture file the data being served was read from; None for generated data (after a reset
+    #: with a seed too).
+    fixtures_path: str | None = None
 
 
 def load_fixture(config: dict[str, Any], progress: ProgressCallback | None = None) -> dict[str, Any]:
@@ -105,6 +108,7 @@ def init_app(app: Flask) -> None:
         clock=app.config["DIAGS_CLOCK"],
         fixture=fixture,
         snapshot=app.config.get("DIAGS_SNAPSHOT"),
+        fixtures_path=app.config.get("DIAGS_FIXTURES_PATH") or None,
     )
 
 

@@ -79,6 +79,7 @@ class Store(Protocol):
     """What the API needs from a store; every store passes the same tests."""
 
     def device(self, device_id: str) -> Device | None: ...
+    def devices(self) -> list[Device]: ...
     def add_device(self, device: Device) -> Device: ...
     def page(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[Record]]: ...
     def page_json(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[bytes]]: ...
@@ -136,6 +137,11 @@ class MemoryStore:
     def device(self, device_id: str) -> Device | None:
         device = self._devices.get(device_id)
         return dict(device) if device is not None else None
+
+    def devices(self) -> list[Device]:
+        """Every device, in the order they were added."""
+        with self._lock:
+            return [dict(device) for device in self._devices.values()]
 
     def add_device(self, device: Device) -> Device:
         with self._lock:

@@ -40,12 +40,24 @@ def test_every_request_is_one_line_with_its_status_and_no_token() -> None:
     client.post(RESOURCE, data=b"{not json", headers={**AUTH, "Content-Type": "application/json"})
     client.get("/__admin/health")
     assert _lines(stream) == [
-        ("127.0.0.1", "GET", RESOURCE, "HTTP/1.1", "200"),
+        ("127.0.0.1", "GET", RESOURCE + "?limit=1&probe=***", "HTTP/1.1", "200"),
         ("127.0.0.1", "GET", RESOURCE, "HTTP/1.1", "401"),
         ("127.0.0.1", "POST", RESOURCE, "HTTP/1.1", "400"),
         ("127.0.0.1", "GET", "/__admin/health", "HTTP/1.1", "200"),
     ]
     assert TOKEN not in stream.getvalue()
+
+
+def test_the_query_string_is_logged_without_tokens_in_it() -> None:
+    app, stream = _logged_app(DIAGS_ADMIN_TOKEN="admin-secret-1234")
+    client = app.test_client()
+    client.get(RESOURCE + "?id=device-12345&limit=5&device_id=x", headers=AUTH)
+    client.get(RESOURCE + "?access_token=not-configured-secret&limit=2", headers=AUTH)
+    client.get("/__admin/state?x=admin-secret-1234")
+    paths = [line[2] for line in _lines(stream)]
+    assert paths == [RESOURCE + "?id=device-12345&limit=5&device_id=x",
+                     RESOURCE + "?access_token=***&limit=2", "/__admin/state?x=***"]
+    assert "secret" not in stream.getvalue()
 
 
 def test_a_dropped_connection_is_logged_without_a_status() -> None:

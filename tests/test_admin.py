@@ -26,7 +26,7 @@ DEVICE = fixtures.DOCUMENTED_DEVICE_ID
 ADMIN_ROUTES = [("GET", "/__admin/state"), ("POST", "/__admin/reset"), ("GET", "/__admin/requests"),
                 ("DELETE", "/__admin/requests"), ("GET", "/__admin/faults"), ("POST", "/__admin/faults"),
                 ("DELETE", "/__admin/faults"), ("DELETE", "/__admin/faults/fault-1"),
-                ("POST", "/__admin/devices")]
+                ("GET", "/__admin/devices"), ("POST", "/__admin/devices")]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -166,6 +166,39 @@ def test_reset_with_a_seed_serves_that_seeds_data_until_the_next_reset(
     assert first_page(client, auth) == seeded_seven
     assert client.post("/__admin/reset", json={}).get_json()["seed"] == fixtures.DEFAULT_SEED
     assert first_page(client, auth) == original
+
+
+def test_state_and_resets_say_when_the_data_comes_from_a_fixture_file(
+    app_config: dict[str, Any], auth: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "mine.json"
+    fixtures.write(fixtures.generate(5, 6, 20), path)
+    client = build(app_config, DIAGS_FIXTURES_PATH=str(path))
+    on_file = first_page(client, auth)
+    described = client.get("/__admin/state").get_json()["data"]
+    if "DIAGS_DB" in app_config:
+        assert described == f"the database {app_config['DIAGS_DB']}"
+    else:
+        assert described == f"the fixture file {path}"
+
+    answer = client.post("/__admin/reset", json={"seed": 7}).get_json()
+    assert str(path) in answer["note"] and "seed 7" in answer["note"]
+    assert first_page(client, auth) != on_file
+    if "DIAGS_DB" not in app_config:
+        assert answer["data"] == "generated from seed 7"
+
+    back = client.post("/__admin/reset", json={}).get_json()
+    assert "note" not in back
+    assert first_page(client, auth) == on_file
+    if "DIAGS_DB" not in app_config:
+        assert back["data"] == f"the fixture file {path}"
+
+
+def test_generated_data_is_described_by_its_seed(client: FlaskClient, app_config: dict[str, Any]) -> None:
+    if "DIAGS_DB" not in app_config:
+        described = client.get("/__admin/state").get_json()["data"]
+        assert described == f"generated from seed {fixtures.DEFAULT_SEED}"
+    assert "note" not in client.post("/__admin/reset", json={"seed": 3}).get_json()
 
 
 @pytest.mark.parametrize(("body", "status"), [
@@ -314,6 +347,20 @@ def test_devices_can_be_added_as_a_list_or_an_object_holding_one(
     assert client.post("/__admin/devices", json=wrapped).get_json() == wrapped
     assert all(client.get(RESOURCE, query_string={"id": device["id"]}, headers=auth).status_code == 200
                for device in devices)
+
+
+def test_get_devices_lists_the_inventory(client: FlaskClient) -> None:
+    listing = client.get("/__admin/devices")
+    assert listing.status_code == 200
+    body = listing.get_json()
+    assert body["count"] == fixtures.DEFAULT_DEVICES == len(body["devices"])
+    assert body["devices"] == fixtures.default()["devices"]
+    added = {"id": "device-listed", "name": "Listed", "serial": "L-1"}
+    client.post("/__admin/devices", json=added)
+    assert client.get("/__admin/devices").get_json()["devices"][-1] == added
+    page = client.get("/__admin/devices?offset=1&limit=2").get_json()
+    assert (page["count"], page["devices"]) == (fixtures.DEFAULT_DEVICES + 1, body["devices"][1:3])
+    assert client.get("/__admin/devices?limit=x").status_code == 400
 
 
 def test_adding_a_known_device_replaces_it(client: FlaskClient, auth: dict[str, str]) -> None:

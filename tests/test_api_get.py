@@ -168,6 +168,36 @@ def test_an_offset_past_the_end_is_an_empty_page(client: FlaskClient, auth: dict
     assert body["previous"] is not None
 
 
+def test_results_come_in_the_order_stored_not_by_id_nor_date(auth: dict[str, str]) -> None:
+    data = fixtures.default()
+    shuffled = [*data["diagnostics"][100:], *data["diagnostics"][:100]]
+    client = create_app({"TESTING": True, "DIAGS_TOKENS": [auth["Authorization"].removeprefix("Bearer ")],
+                         "DIAGS_FIXTURE": {**data, "diagnostics": shuffled}}).test_client()
+    created = client.post(RESOURCE, json={"device_id": fixtures.DOCUMENTED_DEVICE_ID,
+                                          "diagnostic_type": "health_check"}, headers=auth)
+    assert created.status_code == 201
+    served = ids_of(checked_walk(client, auth, f"{RESOURCE}?limit=100"))
+    assert served == [record["id"] for record in shuffled] + [created.get_json()["id"]]
+    # The documented example record comes first in the default data, though it is the newest by date.
+    first, second = data["diagnostics"][:2]
+    assert (first["id"], second["id"]) == ("diag-001", "diag-002")
+    assert first["created_at"] > second["created_at"]
+
+
+def test_unknown_query_parameters_are_ignored_and_named_in_a_header(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    plain = get(client, auth, limit=3)
+    assert "X-Diags-Ignored-Parameters" not in plain.headers
+    typo = get(client, auth, limit=3, device_id="device-12345", sort="date")
+    assert typo.headers["X-Diags-Ignored-Parameters"] == "device_id, sort"
+    assert typo.get_json()["results"] == plain.get_json()["results"]
+    # A decoded line break in a name stays percent-encoded: it cannot split the header.
+    broken = client.get(RESOURCE + "?a%0D%0AX-Evil=1", headers=auth)
+    assert broken.headers["X-Diags-Ignored-Parameters"] == "a%0D%0AX-Evil"
+    assert "X-Evil" not in broken.headers
+
+
 def test_the_order_is_stable_between_requests(client: FlaskClient, auth: dict[str, str]) -> None:
     assert get(client, auth, limit=50).data == get(client, auth, limit=50).data
 

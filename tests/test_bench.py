@@ -115,6 +115,15 @@ def test_readme_without_markers_is_left_alone(tmp_path: Path) -> None:
     assert readme.read_text() == "# Title\n\nno markers\n"
 
 
+def test_make_bench_writes_into_the_one_marked_block_of_bench_readme() -> None:
+    assert run.build_parser().parse_args([]).readme == run.REPORT_PAGE
+    text = run.REPORT_PAGE.read_text(encoding="utf-8")
+    assert text.count(report.START_MARKER) == 1 and text.count(report.END_MARKER) == 1
+    assert text.index(report.START_MARKER) > text.index("## Latest results")
+    top_level = (run.REPORT_PAGE.parent.parent / "README.md").read_text(encoding="utf-8")
+    assert report.START_MARKER not in top_level
+
+
 def test_smoke_run_reports_between_the_markers_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

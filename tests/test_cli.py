@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,19 @@ def test_every_serve_option_names_its_environment_variable(clean_environment: py
     serve = subcommand(cli.build_parser(), "serve")
     for action in options_of(serve):
         assert action.help is not None and f"env {cli.ENV_PREFIX}" in action.help, action.option_strings
+
+
+def test_the_readme_names_every_serve_option_and_environment_variable(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## The mock server"):readme.index("### How it answers")]
+    serve = subcommand(cli.build_parser(), "serve")
+    shown = set(re.findall(r"DIAGS_[A-Z_]+", serve.format_help()))
+    options = {string for action in options_of(serve) for string in action.option_strings
+               if string.startswith("--") and string != "--help"}
+    missing = sorted(name for name in shown | options if f"`{name}" not in table)
+    assert not missing, f"the README's option table lacks {missing}"
 
 
 def test_a_missing_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -147,6 +161,20 @@ def test_options_win_over_the_environment(
     assert (settings["DIAGS_SEED"], settings["DIAGS_TOKENS"]) == (10, ["option-secret"])
 
 
+def test_a_port_taken_while_serve_starts_is_one_line_too(
+    clean_environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def bind_fails(options: server.ServerOptions) -> None:
+        raise RuntimeError("Address already in use (os error 98)\n\nStack backtrace:\n   0: <unknown>")
+
+    clean_environment.setattr(server, "serve", bind_fails)
+    clean_environment.setattr(cli, "_refuse_a_busy_port", lambda host, port: None)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["serve", "--port", "8765"])
+    assert stopped.value.code == cli.port_in_use_message("127.0.0.1", 8765)
+    assert "\n" not in str(stopped.value.code) and "PORT=" in str(stopped.value.code)
+
+
 def test_a_broken_helper_configuration_is_served_with_a_warning(
     clean_environment: pytest.MonkeyPatch,
     captured: list[server.ServerOptions],
@@ -210,6 +238,17 @@ def test_fixtures_writes_the_same_bytes_for_the_same_seed(
     assert first == fixtures.dumps(fixtures.generate(5, 10, 30))
 
 
+def test_fixtures_to_a_dash_writes_standard_output(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    clean_environment.chdir(tmp_path)
+    cli.main(["fixtures", "--seed", "5", "--devices", "10", "--diags", "30", "-o", "-"])
+    written = capsysbinary.readouterr()
+    assert written.out == fixtures.dumps(fixtures.generate(5, 10, 30))
+    assert b"standard output" in written.err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_serve_serves_a_written_fixture_file(
     clean_environment: pytest.MonkeyPatch, captured: list[server.ServerOptions], tmp_path: Path
 ) -> None:
@@ -226,3 +265,18 @@ def test_serve_serves_a_written_fixture_file(
     written = json.loads(path.read_bytes())
     assert response.get_json()["count"] == 25
     assert response.get_json()["results"] == written["diagnostics"]
+
+
+def test_serve_says_where_its_data_comes_from_and_where_its_docs_are(
+    clean_environment: pytest.MonkeyPatch, captured: list[server.ServerOptions], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "mine.json"
+    generate(path, 11, devices=8, diags=25)
+    capsys.readouterr()
+    cli.main(["serve", "--fixtures", str(path), "--port", "8123"])
+    said = capsys.readouterr().out
+    assert f"data from the fixture file {path}" in said and "seed" not in said
+    assert "http://127.0.0.1:8123/api/v1/docs" in said
+    cli.main(["serve", "--seed", "9"])
+    assert "data of seed 9" in capsys.readouterr().out

@@ -251,6 +251,23 @@ def test_update_status_refreshes_the_devices_of_the_page(
     assert refreshed_devices == on_page
 
 
+def test_update_status_refreshes_a_newer_health_check_off_the_page_and_not_the_page_itself(
+    app: Flask, client: FlaskClient, auth: dict[str, str]
+) -> None:
+    everything = get(client, auth, limit=100)["results"] + get(client, auth, limit=100, offset=100)["results"]
+    newest_checks = {}
+    for record in everything:
+        if record["diagnostic_type"] == "health_check":
+            newest_checks[record["device_id"]] = record["id"]
+    offset, shown = next((offset, record) for offset, record in enumerate(everything)
+                         if newest_checks.get(record["device_id"], record["id"]) != record["id"])
+    answer = get(client, auth, limit=1, offset=offset, update_status="true")["results"]
+    assert answer == [shown]
+    after = get(client, auth, limit=100)["results"] + get(client, auth, limit=100, offset=100)["results"]
+    changed = [record["id"] for record, was in zip(after, everything, strict=True) if record != was]
+    assert changed == [newest_checks[shown["device_id"]]]
+
+
 def test_update_status_false_changes_nothing(client: FlaskClient, auth: dict[str, str]) -> None:
     before = client.get(RESOURCE, query_string={"limit": 100}, headers=auth).data
     for spelling in ("false", "0", "FALSE"):

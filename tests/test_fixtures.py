@@ -510,3 +510,12 @@ def test_a_curated_file_without_optional_fields_loads(small_fixture: Fixture, tm
     path = tmp_path / "curated.json"
     path.write_text(json.dumps(curated), encoding="utf-8")
     assert fixtures.load(path) == curated
+
+
+def test_the_readme_example_fixture_is_a_sound_fixture_file(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("<!-- fixture-example -->\n```json\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.json"
+    path.write_text(example, encoding="utf-8")
+    loaded = fixtures.load(path)
+    assert [record["id"] for record in loaded["diagnostics"]] == ["diag-001"]

@@ -66,6 +66,14 @@ def test_a_request_is_recorded_with_what_the_client_sent_and_got(
     assert TOKEN not in json.dumps(entry)
 
 
+def test_a_get_with_unknown_query_parameters_gets_a_note(client: FlaskClient, auth: dict[str, str]) -> None:
+    client.get(RESOURCE, query_string={"device_id": DEVICE, "limit": 2}, headers=auth)
+    client.get(RESOURCE, query_string={"id": DEVICE, "limit": 2}, headers=auth)
+    plain, typo = journal(client)
+    assert "note" not in plain
+    assert typo["note"] == "ignored query parameter(s), which the API does not have: device_id"
+
+
 def test_entries_are_newest_first_and_filterable(client: FlaskClient, auth: dict[str, str]) -> None:
     client.get(RESOURCE, headers=auth)
     client.post(RESOURCE, json=BODY, headers=auth)

@@ -29,6 +29,7 @@ VALID = {"device_id": DEVICE, "diagnostic_type": "health_check", "details": {"cp
 REQUESTS: list[tuple[str, str, dict[str, str], bytes | None]] = [
     ("GET", RESOURCE, AUTH, None),
     ("GET", RESOURCE + "?limit=5&offset=10&extra=kept", AUTH, None),
+    ("GET", RESOURCE + "?device_id=x&bad%0D%0Aname=1&update_status=false", AUTH, None),
     ("GET", RESOURCE.rstrip("/") + "?limit=2", AUTH, None),
     ("GET", f"{RESOURCE}?id={DEVICE}", AUTH, None),
     ("GET", f"{RESOURCE}?id={DEVICE}&update_status=true", AUTH, None),

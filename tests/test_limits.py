@@ -97,7 +97,7 @@ def test_the_header_limit_is_configurable(client: FlaskClient, auth: dict[str, s
 
 
 def test_authentication_comes_before_the_size_limits(client: FlaskClient, auth: dict[str, str]) -> None:
-    # contract.md: a request that is both unauthenticated and malformed gets 401.
+    # docs/contract.md: a request that is both unauthenticated and malformed gets 401.
     large_headers = {"X-Pad": "p" * config.MAX_HEADER_BYTES}
     long_target = _target_of_length(config.MAX_URL_BYTES + 1)
     error_detail(client.get(RESOURCE, headers=large_headers), 401)

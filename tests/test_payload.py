@@ -49,7 +49,7 @@ def test_parse_json_keeps_every_64_bit_integer_exactly() -> None:
 
 @pytest.mark.parametrize("number", [b"18446744073709551616", b"-9223372036854775809", b"9" * 300])
 def test_parse_json_refuses_integers_it_cannot_store_exactly(number: bytes) -> None:
-    # Read as a float they would be echoed changed; contract.md wants every field echoed unchanged.
+    # Read as a float they would be echoed changed; docs/contract.md wants every field echoed unchanged.
     error = error_of(parse_json, b'{"n": [1, ' + number + b"]}", DEPTH)
     assert error.status == 400 and "64 bits" in error.detail
 
@@ -195,6 +195,34 @@ def test_every_invalid_field_is_reported() -> None:
     error = error_of(validate_create, {**VALID, "priority": "urgent", "details": 1, "reported_by": "x"})
     assert error.status == 422
     assert error.errors is not None and set(error.errors) == {"priority", "details", "reported_by"}
+
+
+def test_the_detail_names_every_invalid_field_in_plain_words() -> None:
+    error = error_of(validate_create, {**VALID, "priority": "urgent", "details": 1, "reported_by": "bob"})
+    assert error.detail.startswith("3 fields are invalid: ")
+    for field in ("priority", "details", "reported_by"):
+        assert field in error.detail
+    assert 'reported_by must be an e-mail address, not "bob"' in error.detail
+    assert "details must be an object, not a number" in error.detail
+    assert error.errors is not None
+    assert error.errors["reported_by"] == ['$.reported_by: must be an e-mail address, not "bob"']
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"device_id": None}, "$.device_id: must be a string, not null"),
+    ({"device_id": ""}, "$.device_id: must not be empty"),
+    ({"issues": [{"severity": "bad", "message": "m", "code": "C"}]},
+     '$.issues[0].severity: must be one of low, medium, high, critical, not "bad"'),
+    ({"issues": [{"severity": "low"}]}, "$.issues[0]: lacks the required fields message, code"),
+    ({"diagnostic_type": "health_check", "details": {"cpu_usage": 150}},
+     "$.details.cpu_usage: must be at most 100, not 150"),
+    ({"notes": 3}, "$.notes: must be a string, not a number"),
+])
+def test_validation_messages_use_no_python_notation(body: dict[str, Any], message: str) -> None:
+    error = error_of(validate_create, {**VALID, **body})
+    assert error.status == 422
+    assert error.errors is not None and message in [text for texts in error.errors.values() for text in texts]
+    assert "None" not in error.detail and "'" not in error.detail
 
 
 def test_missing_fields_win_over_wrong_types() -> None:

@@ -246,6 +246,21 @@ def test_serve_serves_a_fixture_file_written_by_the_fixtures_command(tmp_path: P
         assert stop(live) == 0
 
 
+def test_a_busy_port_stops_serve_with_one_line_naming_the_port_and_the_way_out() -> None:
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "mockserver", "serve", "--host", HOST, "--port", str(port)],
+            capture_output=True, text=True, timeout=START_SECONDS, check=False,
+        )
+    assert done.returncode != 0
+    said = (done.stdout + done.stderr).strip().splitlines()
+    assert len(said) == 1, said
+    assert str(port) in said[0] and "already in use" in said[0] and "PORT=" in said[0]
+
+
 def test_top_level_help_runs_as_a_module() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mockserver", "--help"],

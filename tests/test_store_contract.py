@@ -84,6 +84,13 @@ def test_stats_count_devices_and_diagnostics(store: Store) -> None:
     assert store.stats() == {"devices": 3, "diagnostics": 5}
 
 
+def test_devices_lists_every_device_and_an_added_one(store: Store, fixture: dict[str, Any]) -> None:
+    assert store.devices() == fixture["devices"]
+    added = {"id": "device-00009", "name": "Added", "serial": "SN9"}
+    store.add_device(added)
+    assert store.devices() == [*fixture["devices"], added]
+
+
 def test_a_device_without_records_has_an_empty_page(store: Store) -> None:
     assert store.page("device-00003", 0, 10) == (0, [])
     assert store.page("device-99999", 0, 10) == (0, [])

@@ -1,7 +1,7 @@
 """The deliberate contract violations the reference server can be switched into.
 
 Each break is one small, realistic bug that the published documentation or the non-(mock) part of
-contract.md forbids; none of them is a departure from a choice only our mock makes.
+docs/contract.md forbids; none of them is a departure from a choice only our mock makes.
 """
 
 from __future__ import annotations

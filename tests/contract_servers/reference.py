@@ -1,6 +1,6 @@
 """An independent reference server for the Inventory Device Diags contract, standard library only.
 
-It honours every rule of contract.md that is not marked (mock) and, wherever the documentation
+It honours every rule of docs/contract.md that is not marked (mock) and, wherever the documentation
 leaves a choice, chooses unlike our mock: newest records first, a default page of 7 and a cap of 50,
 bad query values ignored rather than refused, error bodies ``{"message": ...}``, no
 ``WWW-Authenticate`` header, no ``data`` form, no route without the trailing slash, 405 without
