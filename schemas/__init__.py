@@ -36,7 +36,7 @@ SUFFIX = ".schema.json"
 RESOURCE_PATH = "/inventory_device_diags/"
 
 #: The mock's OpenAPI document (its admin API and mock-only answers included), and the contract's:
-#: only what the published documentation promises and what contract.md requires of any real server.
+#: only what the published documentation promises and what docs/contract.md requires of any real server.
 MOCK_DOCUMENT = "openapi.json"
 CONTRACT_DOCUMENT = "contract.openapi.json"
 DOCUMENTS = (MOCK_DOCUMENT, CONTRACT_DOCUMENT)

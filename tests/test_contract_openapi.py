@@ -1,4 +1,4 @@
-"""The contract's OpenAPI document: what the documentation promises and contract.md requires of any real
+"""The contract's OpenAPI document: what the documentation promises and docs/contract.md requires of any real
 server, nothing of the mock's own, and in agreement with the mock's document on everything it covers."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import schemas
 
 #: Statuses the contract allows beyond the documentation's tables, each with why.
 ALLOWED_UNDOCUMENTED = {
-    # contract.md: a query value that does not parse may be refused (the mock's choice) or ignored.
+    # docs/contract.md: a query value that does not parse may be refused (the mock's choice) or ignored.
     ("get", "400"): "Bad Request",
 }
 #: What only the mock promises: none of it may appear in the contract's document.
