@@ -36,10 +36,10 @@ test: install lint unit contract
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy mockserver schemas fixtures contract_tests bench
+	$(BIN)/mypy mockserver schemas fixtures contract_tests bench pytest_diags_mock.py
 
 unit: install
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests examples -q
 
 contract: install
 	$(BIN)/python -m pytest contract_tests -q
