@@ -7,7 +7,7 @@ asks for ``diags_mock``.
 One server per test session and per set of mark settings; under pytest-xdist each worker is a
 session of its own, so each worker has its own servers. A shared server would need a lock held for
 the whole of every test (a reset, faults and the journal belong to one test at a time), which would
-run the tests one after the other and undo what xdist is for; a server costs about half a second.
+run the tests one after the other and undo what xdist is for; a server starts in about a second.
 """
 
 from __future__ import annotations
