@@ -364,6 +364,7 @@ def start(settings: Mapping[str, Any], folder: Path, relative_to: Path | None = 
     for _attempt in range(START_ATTEMPTS):
         port = free_port()
         command = serve_command(port, token, folder, settings, relative_to)
+        written_before = log_path.stat().st_size if log_path.exists() else 0
         with log_path.open("ab") as log:
             process = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL, stdout=log,
                                        stderr=subprocess.STDOUT)
@@ -371,7 +372,8 @@ def start(settings: Mapping[str, Any], folder: Path, relative_to: Path | None = 
         if _wait_until_answering(mock, process):
             return mock
         mock.stop()
-        if "in use" not in mock.log_tail():  # another process took the port: try another, else give up
+        this_attempt = log_path.read_bytes()[written_before:].decode("utf-8", "replace")
+        if "Address already in use" not in this_attempt:  # else another process took the port: try another
             break
     raise MockError(f"the mock exited with code {process.returncode} before answering; "
                     f"command: {' '.join(command)}{mock._log_note()}")

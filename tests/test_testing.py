@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import requests
 
 import fixtures
+from mockserver import testing
 from mockserver.testing import (
     RESOURCE_PATH,
     TABLE_ROWS,
@@ -221,6 +223,19 @@ def test_a_server_that_cannot_start_is_reported_with_its_output(tmp_path: Path) 
         pass
     assert "before answering" in str(failure.value)
     assert "missing.json" in str(failure.value)
+
+
+def test_a_port_taken_in_the_meantime_is_given_up_for_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports, real_free_port = [taken.getsockname()[1]], testing.free_port
+        monkeypatch.setattr(testing, "free_port", lambda: ports.pop() if ports else real_free_port())
+        with running() as mock:
+            assert mock.port != taken.getsockname()[1]
+            assert mock.state()["seed"] == 42
+            assert mock.log_path is not None
+            assert "Address already in use" in mock.log_path.read_text()
 
 
 def test_the_pool_shares_a_server_per_settings_and_resolves_files(tmp_path: Path) -> None:
