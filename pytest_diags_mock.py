@@ -12,7 +12,7 @@ run the tests one after the other and undo what xdist is for; a server starts in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -26,6 +26,18 @@ MARK_HELP = ("diags_mock(seed=None, devices=None, diags=None, fixtures=None, hel
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARK_HELP)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None],
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that used the fixture shows the end of the server's output (a crash's trace is there)."""
+    report = yield
+    mock = getattr(item, "funcargs", {}).get("diags_mock")
+    if mock is not None and report.failed and call.when == "call":
+        report.sections.append(("diags_mock server output (end)", mock.log_tail()))
+    return report
 
 
 @pytest.fixture(scope="session")

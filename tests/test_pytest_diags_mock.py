@@ -118,6 +118,7 @@ def test_a_failing_verify_reads_well_in_pytest(pytester: pytest.Pytester) -> Non
         "E*The mock received no request in this test.",
     ])
     assert "mockserver/testing.py" not in result.stdout.str()  # the handle's own frames are hidden
+    result.stdout.fnmatch_lines(["*diags_mock server output (end)*", '*"GET /__admin/health HTTP/1.1" 200*'])
 
 
 def test_marks_start_servers_with_other_data_and_share_them(pytester: pytest.Pytester) -> None:
