@@ -141,6 +141,8 @@ class DiagsMock:
     _slow_faults: dict[str, tuple[int | None, int]] = field(default_factory=dict, repr=False)
     #: Their trigger counts when ``clear_faults`` removed them.
     _cleared_counts: dict[str, int] = field(default_factory=dict, repr=False)
+    #: Their answered requests that ``clear_requests`` removed from the journal.
+    _cleared_answers: Counter[str] = field(default_factory=Counter, repr=False)
 
     def __post_init__(self) -> None:
         self.session.trust_env = False  # loopback: no proxy from the environment may stand in between
@@ -238,6 +240,8 @@ class DiagsMock:
 
     def clear_requests(self) -> int:
         """Empty the journal; answers how many entries it held."""
+        if self._slow_faults:
+            self._cleared_answers.update(self._answered_by_fault())
         deleted: int = self._admin("DELETE", "/requests")["deleted"]
         return deleted
 
@@ -273,13 +277,16 @@ class DiagsMock:
         longest = max(latency for _, latency in self._slow_faults.values())
         deadline = time.monotonic() + longest / 1000 + SETTLE_MARGIN_SECONDS
         while time.monotonic() < deadline:
-            answered = Counter(fault_id for entry in self.requests()
-                               for fault_id in entry.get("faults") or [])
+            answered = self._answered_by_fault() + self._cleared_answers
             if all(answered[fault_id] >= wanted for fault_id, wanted in expected.items()):
                 break
             time.sleep(0.05)
         self._slow_faults.clear()
         self._cleared_counts.clear()
+        self._cleared_answers.clear()
+
+    def _answered_by_fault(self) -> Counter[str]:
+        return Counter(fault_id for entry in self.requests() for fault_id in entry.get("faults") or [])
 
     def reset_all(self) -> None:
         """What the fixture does before each test: no faults, the start-up data, an empty journal."""
