@@ -36,12 +36,12 @@ test: install lint unit contract
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy mockserver schemas fixtures contract_tests bench
+	$(BIN)/mypy mockserver schemas fixtures contract_tests bench pytest_diags_mock.py
 
 # In parallel (pytest-xdist), one worker per core; a module's tests stay on one worker, so that a
 # module-scoped server is started once.
 unit: install
-	$(BIN)/python -m pytest tests -q -n auto --dist loadfile
+	$(BIN)/python -m pytest tests examples -q -n auto --dist loadfile
 
 contract: install
 	$(BIN)/python -m pytest contract_tests -q
