@@ -11,22 +11,12 @@ from typing import Any
 
 from flask import Flask
 
-from . import (
-    access_log,
-    admin,
-    api,
-    auth,
-    cors,
-    docs,
-    errors,
-    faults,
-    journal,
-    lane,
-    limits,
-    services,
-    strict,
-)
-from .config import DEFAULTS
+from . import services
+from .api import docs
+from .api import resource as api
+from .control import admin, faults, journal
+from .core.config import DEFAULTS
+from .pipeline import access_log, auth, cors, errors, lane, limits, strict
 
 
 class MockFlask(Flask):

@@ -16,8 +16,8 @@ from flask import Flask, current_app
 import fixtures
 from fixtures import ProgressCallback
 
-from .sqlite_store import Database, SqliteStore, clear_runtime
-from .store import MemoryStore, Store
+from .storage.memory import MemoryStore, Store
+from .storage.sqlite import Database, SqliteStore, clear_runtime
 
 EXTENSION = "diags"
 

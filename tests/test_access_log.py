@@ -10,7 +10,8 @@ import pytest
 from flask import Flask
 from listing import RESOURCE
 
-from mockserver import access_log, create_app
+from mockserver import create_app
+from mockserver.pipeline import access_log
 
 TOKEN = "a-secret-token-of-some-length"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -17,8 +17,8 @@ from listing import RESOURCE
 
 import fixtures
 from mockserver import create_app
-from mockserver.admin import ResetGate, is_loopback
-from mockserver.responses import ApiError
+from mockserver.control.admin import ResetGate, is_loopback
+from mockserver.core.responses import ApiError
 
 TOKEN = "test-token"  # conftest's API token
 ADMIN_TOKEN = "admin-secret"

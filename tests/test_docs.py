@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from listing import RESOURCE
 
 import schemas
-from mockserver import docs
+from mockserver.api import docs
 
 DOCUMENT = "/api/v1/openapi.json"
 PAGE = "/api/v1/docs"

@@ -15,8 +15,8 @@ from listing import RESOURCE
 
 import fixtures
 import schemas
-from mockserver import cli
-from mockserver.faults import DROPPED_LENGTH, Fault, FaultError, parse_fault, parse_faults, roll
+from mockserver.control.faults import DROPPED_LENGTH, Fault, FaultError, parse_fault, parse_faults, roll
+from mockserver.serving import cli
 
 DEVICE = fixtures.DOCUMENTED_DEVICE_ID
 BODY = {"device_id": DEVICE, "diagnostic_type": "maintenance"}
@@ -291,7 +291,7 @@ def test_bad_start_up_options_stop_before_serving(
     def must_not_serve(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the server started")
 
-    monkeypatch.setattr("mockserver.server.serve", must_not_serve)
+    monkeypatch.setattr("mockserver.serving.server.serve", must_not_serve)
     with pytest.raises(SystemExit) as stopped:
         cli.main(["serve", "--no-access-log", *options])
     assert message in str(stopped.value)

@@ -15,7 +15,7 @@ from listing import RESOURCE
 
 import fixtures
 from mockserver import create_app
-from mockserver.journal import EXCERPT_CHARS, mask_authorization
+from mockserver.control.journal import EXCERPT_CHARS, mask_authorization
 
 TOKEN = "test-token"  # conftest's API token
 DEVICE = fixtures.DOCUMENTED_DEVICE_ID

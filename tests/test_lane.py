@@ -17,7 +17,10 @@ from listing import RESOURCE
 from werkzeug.test import EnvironBuilder
 
 import fixtures
-from mockserver import config, create_app, faults, lane
+from mockserver import create_app
+from mockserver.control import faults
+from mockserver.core import config
+from mockserver.pipeline import lane
 
 TOKEN = "lane-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -21,8 +21,14 @@ from listing import RESOURCE, count, reader, records, walk
 from shared_db import another_worker_writing
 
 import fixtures
-from mockserver import admin, cli, config, create_app, diagnostics, limits, responses, sqlite_store
-from mockserver.responses import ApiError
+from mockserver import create_app
+from mockserver.api import diagnostics
+from mockserver.control import admin
+from mockserver.core import config, responses
+from mockserver.core.responses import ApiError
+from mockserver.pipeline import limits
+from mockserver.serving import cli
+from mockserver.storage import sqlite as sqlite_store
 
 VALID = {"device_id": fixtures.DOCUMENTED_DEVICE_ID, "diagnostic_type": "maintenance"}
 

@@ -13,9 +13,9 @@ from werkzeug.datastructures import MultiDict
 
 import schemas
 from contract_tests import strategies
-from mockserver import payload
-from mockserver.payload import SERVER_OWNED, checked_body, parse_json, read_body, validate_create
-from mockserver.responses import ApiError
+from mockserver.api import payload
+from mockserver.api.payload import SERVER_OWNED, checked_body, parse_json, read_body, validate_create
+from mockserver.core.responses import ApiError
 
 DEPTH = 32
 VALID = {"device_id": "device-12345", "diagnostic_type": "maintenance"}

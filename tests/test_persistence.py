@@ -22,9 +22,9 @@ from shared_db import another_worker_writing
 
 import fixtures
 from fixtures import PROGRESS_STEP
-from mockserver.faults import SqliteFaultBook, parse_fault
-from mockserver.sqlite_store import BUSY_TIMEOUT_SECONDS, Database, DatabaseError, SqliteStore
-from mockserver.store import StoreBusy, lock_wait_until
+from mockserver.control.faults import SqliteFaultBook, parse_fault
+from mockserver.storage.memory import StoreBusy, lock_wait_until
+from mockserver.storage.sqlite import BUSY_TIMEOUT_SECONDS, Database, DatabaseError, SqliteStore
 
 TOKEN = "persistence-token"
 ADMIN_TOKEN = "persistence-admin"

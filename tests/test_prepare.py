@@ -16,8 +16,10 @@ from flask import Flask
 from listing import RESOURCE
 
 import fixtures
-from mockserver import admin, cli, create_app, prepare, server, services
-from mockserver.sqlite_store import Database, SqliteStore
+from mockserver import create_app, services
+from mockserver.control import admin
+from mockserver.serving import cli, prepare, server
+from mockserver.storage.sqlite import Database, SqliteStore
 
 SEED, DEVICES, DIAGS = 3, 6, 40
 

@@ -23,7 +23,10 @@ from flask.testing import FlaskClient
 from listing import RESOURCE
 
 import fixtures
-from mockserver import auth, cli, config, create_app, server
+from mockserver import create_app
+from mockserver.core import config
+from mockserver.pipeline import auth
+from mockserver.serving import cli, server
 
 API_PREFIX = "/api/v1"
 SECRET = "s3cret-token-for-security-tests"

@@ -23,8 +23,8 @@ from typing import Any
 
 from fixtures.health import CHECK_INTERVAL, Thresholds, assess, sample_connectivity, sample_resources
 
-from .store import Record, Store
-from .timestamps import format_timestamp
+from ..core.timestamps import format_timestamp
+from ..storage.memory import Record, Store
 
 Helper = Callable[[random.Random, datetime], dict[str, Any]]
 

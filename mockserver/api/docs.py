@@ -21,8 +21,8 @@ from flask.blueprints import BlueprintSetupState
 
 import schemas
 
-from .config import API_PREFIX
-from .responses import JSON_MIMETYPE, not_found
+from ..core.config import API_PREFIX
+from ..core.responses import JSON_MIMETYPE, not_found
 
 bp = Blueprint("docs", __name__, url_prefix=API_PREFIX)
 

@@ -21,7 +21,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 import schemas
 
-from .responses import ApiError, bad_request, unprocessable
+from ..core.responses import ApiError, bad_request, unprocessable
 
 CREATE_SCHEMA = "diag-create"
 #: The formats the create schema (and the schemas it refers to) uses.

@@ -14,7 +14,7 @@ from urllib.parse import quote_plus
 
 from werkzeug.datastructures import MultiDict
 
-from .responses import bad_request
+from ..core.responses import bad_request
 
 TRUE_WORDS = frozenset({"true", "1"})
 FALSE_WORDS = frozenset({"false", "0"})

@@ -16,15 +16,16 @@ from urllib.parse import quote
 import orjson
 from flask import Blueprint, Request, Response, current_app, request
 
-from . import diagnostics, faults
-from .config import API_PREFIX, PATH_SAFE
-from .limits import read_body
+from ..control import faults
+from ..core.config import API_PREFIX, PATH_SAFE
+from ..core.responses import ApiError, json_bytes_response, not_found
+from ..core.timestamps import format_timestamp
+from ..pipeline.limits import read_body
+from ..services import Services, services
+from ..storage.memory import Device, Record
+from . import diagnostics
 from .payload import FORM_TYPES, checked_body
 from .query import ListQuery, page_links, parse_list_query
-from .responses import ApiError, json_bytes_response, not_found
-from .services import Services, services
-from .store import Device, Record
-from .timestamps import format_timestamp
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 

@@ -21,14 +21,14 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
+from ..api.payload import parse_json
+from ..core.config import ADMIN_PREFIX
+from ..core.responses import ApiError, bad_request, json_response, not_found, unavailable, unprocessable
+from ..pipeline.auth import check_bearer
+from ..pipeline.limits import current_deadline, read_body
+from ..services import Services, load_fixture, load_snapshot, refreeze_after_reset, services, services_of
+from ..serving.prepare import PreparationError, seed_snapshot
 from . import faults, journal
-from .auth import check_bearer
-from .config import ADMIN_PREFIX
-from .limits import current_deadline, read_body
-from .payload import parse_json
-from .prepare import PreparationError, seed_snapshot
-from .responses import ApiError, bad_request, json_response, not_found, unavailable, unprocessable
-from .services import Services, load_fixture, load_snapshot, refreeze_after_reset, services, services_of
 
 bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 

@@ -29,11 +29,11 @@ import orjson
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from .config import ADMIN_PREFIX
-from .limits import read_body, wait_within_deadline
-from .responses import error_response, json_response
-from .services import services, services_of
-from .sqlite_store import Database
+from ..core.config import ADMIN_PREFIX
+from ..core.responses import error_response, json_response
+from ..pipeline.limits import read_body, wait_within_deadline
+from ..services import services, services_of
+from ..storage.sqlite import Database
 
 ANY = "*"
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

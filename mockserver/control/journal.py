@@ -20,14 +20,14 @@ from typing import Any, Protocol
 import orjson
 from flask import Flask, Response, current_app, g, request
 
-from .auth import OTHER_SCHEMES
-from .config import ADMIN_PREFIX, JOURNAL_SIZE
+from ..core.config import ADMIN_PREFIX, JOURNAL_SIZE
+from ..core.timestamps import format_timestamp
+from ..pipeline.auth import OTHER_SCHEMES
+from ..pipeline.limits import body_if_read
+from ..services import services_of
+from ..storage.memory import StoreBusy
+from ..storage.sqlite import Database
 from .faults import DROP_KEY
-from .limits import body_if_read
-from .services import services_of
-from .sqlite_store import Database
-from .store import StoreBusy
-from .timestamps import format_timestamp
 
 log = logging.getLogger(__name__)
 

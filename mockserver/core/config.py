@@ -6,7 +6,7 @@ from typing import Any
 
 import fixtures
 
-from .diagnostics import DEFAULT_CONFIG
+from ..api.diagnostics import DEFAULT_CONFIG
 from .timestamps import utc_now
 
 #: Where the API lives, as in the documentation's base URL; the control plane lives beside it.

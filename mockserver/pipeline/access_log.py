@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from flask import Flask
 
-from .faults import DROP_KEY
+from ..control.faults import DROP_KEY
 from .limits import Environ, StartResponse, WsgiApp
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S %z"

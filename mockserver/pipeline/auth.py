@@ -10,8 +10,8 @@ import hmac
 
 from flask import Flask, current_app, request
 
-from .config import is_api_path
-from .responses import unauthorized
+from ..core.config import is_api_path
+from ..core.responses import unauthorized
 
 OTHER_SCHEMES = frozenset({"basic", "digest", "token", "negotiate", "ntlm", "hoba", "mutual", "dpop"})
 

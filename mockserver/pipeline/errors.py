@@ -10,8 +10,8 @@ import logging
 from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from .responses import ApiError, unavailable
-from .store import StoreBusy
+from ..core.responses import ApiError, unavailable
+from ..storage.memory import StoreBusy
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,15 @@ from flask import Flask, Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from . import admin, api, errors, faults, journal, strict
+from ..api import resource as api
+from ..api.payload import FORM_TYPES
+from ..control import admin, faults, journal
+from ..core.config import API_PREFIX
+from ..core.responses import JSON_MIMETYPE, ApiError
+from ..services import services_of
+from . import errors, strict
 from .auth import check_bearer
-from .config import API_PREFIX
 from .limits import Environ, StartResponse, WsgiApp, body_if_read, check_request_head
-from .payload import FORM_TYPES
-from .responses import JSON_MIMETYPE, ApiError
-from .services import services_of
 
 RESOURCE_PATHS = frozenset({API_PREFIX + api.RESOURCE, API_PREFIX + api.RESOURCE.rstrip("/")})
 STATUS_LINES = {code: f"{code} {phrase.upper()}" for code, phrase in HTTP_STATUS_CODES.items()}

@@ -34,10 +34,10 @@ from urllib.parse import quote
 from flask import Flask, Request, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .config import ADMIN_PREFIX, PATH_SAFE
-from .responses import ApiError, unavailable
-from .services import EXTENSION as SERVICES_EXTENSION
-from .store import Store, StoreBusy, lock_wait_until
+from ..core.config import ADMIN_PREFIX, PATH_SAFE
+from ..core.responses import ApiError, unavailable
+from ..services import EXTENSION as SERVICES_EXTENSION
+from ..storage.memory import Store, StoreBusy, lock_wait_until
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from jsonschema.exceptions import best_match
 
 import schemas
 
-from .config import is_api_path
-from .faults import DROP_KEY
-from .responses import JSON_MIMETYPE, ApiError
+from ..control.faults import DROP_KEY
+from ..core.config import is_api_path
+from ..core.responses import JSON_MIMETYPE, ApiError
 
 log = logging.getLogger(__name__)
 

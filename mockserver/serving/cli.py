@@ -17,7 +17,7 @@ from typing import Any
 
 import fixtures
 
-from . import config
+from ..core import config
 
 ENV_PREFIX = "DIAGS_"
 
@@ -204,11 +204,11 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
 
 def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> Path | None:
     """Check the control-plane options and prepare the data (``prepare``); a folder to remove at the end."""
+    from ..control.admin import is_loopback
+    from ..control.faults import FaultError, SqliteFaultBook, parse_faults
+    from ..services import open_database
+    from ..storage.sqlite import DatabaseError
     from . import prepare
-    from .admin import is_loopback
-    from .faults import FaultError, SqliteFaultBook, parse_faults
-    from .services import open_database
-    from .sqlite_store import DatabaseError
 
     if args.workers < 1 or (args.workers > 1 and not args.db):
         raise SystemExit(f"--workers {args.workers} needs --db PATH: worker processes share their data only "
@@ -253,7 +253,7 @@ def _shown_tokens(tokens: list[str]) -> str:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from .diagnostics import HelperConfigError, parse_config
+    from ..api.diagnostics import HelperConfigError, parse_config
     from .server import ServerOptions, serve
 
     settings = app_config(args)

@@ -31,8 +31,8 @@ from typing import Any
 
 import fixtures
 
-from .services import load_fixture
-from .sqlite_store import Database, DatabaseError, SqliteStore
+from ..services import load_fixture
+from ..storage.sqlite import Database, DatabaseError, SqliteStore
 
 #: From this many generated diagnostics on, the in-memory store is loaded from a snapshot.
 SNAPSHOT_MIN_DIAGS = 50_000

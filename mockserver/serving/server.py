@@ -21,8 +21,8 @@ from typing import Any
 
 from flask import Flask
 
-from . import create_app
-from .services import freeze_long_lived_objects
+from .. import create_app
+from ..services import freeze_long_lived_objects
 
 CONFIG_VARIABLE = "DIAGS_KIT_APP_CONFIG"
 #: granian's HTTP/1 read buffer. Its default (about 408 KB) turns a bigger request head into an empty

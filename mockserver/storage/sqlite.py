@@ -24,7 +24,7 @@ import orjson
 
 from fixtures import PROGRESS_STEP, ProgressCallback
 
-from .store import Device, Record, Row, StoreBusy, format_id, lock_wait_seconds, sequence_of
+from .memory import Device, Record, Row, StoreBusy, format_id, lock_wait_seconds, sequence_of
 
 _T = TypeVar("_T")
 
