@@ -15,8 +15,10 @@ from listing import RESOURCE
 
 import fixtures
 import schemas
-from mockserver.control.faults import DROPPED_LENGTH, Fault, FaultError, parse_fault, parse_faults, roll
+from mockserver.control.faults import FaultError, parse_fault, parse_faults
+from mockserver.pipeline import DROPPED_LENGTH
 from mockserver.serving import cli
+from mockserver.storage.base import Fault, roll
 
 DEVICE = fixtures.DOCUMENTED_DEVICE_ID
 BODY = {"device_id": DEVICE, "diagnostic_type": "maintenance"}

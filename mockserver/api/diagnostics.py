@@ -23,8 +23,9 @@ from typing import Any
 
 from fixtures.health import CHECK_INTERVAL, Thresholds, assess, sample_connectivity, sample_resources
 
+from ..core.config import DEFAULT_HELPERS
 from ..core.timestamps import format_timestamp
-from ..storage.memory import Record, Store
+from ..storage.base import Record, Store
 
 Helper = Callable[[random.Random, datetime], dict[str, Any]]
 
@@ -42,7 +43,7 @@ def _connectivity(rng: random.Random, now: datetime) -> dict[str, Any]:
 #: Every helper the mock knows, by the name a configuration uses.
 REGISTRY: dict[str, Helper] = {"resources": _resources, "connectivity": _connectivity}
 
-DEFAULT_CONFIG: dict[str, Any] = {"helpers": ["resources", "connectivity"], "thresholds": {}}
+DEFAULT_CONFIG: dict[str, Any] = DEFAULT_HELPERS
 
 
 class HelperConfigError(ValueError):

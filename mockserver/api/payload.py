@@ -100,7 +100,7 @@ def _unwrap_data(value: Any, max_depth: int) -> Any:
     return value
 
 
-def read_body(mimetype: str, raw: bytes, form: Mapping[str, str], max_depth: int) -> dict[str, Any]:
+def parse_body(mimetype: str, raw: bytes, form: Mapping[str, str], max_depth: int) -> dict[str, Any]:
     """The diagnostic object a POST carries, in either accepted form."""
     if mimetype in FORM_TYPES and "data" in form:
         body = _unwrap_data(form["data"], max_depth)
@@ -171,9 +171,9 @@ def validate_create(body: dict[str, Any]) -> None:
 
 def checked_body(mimetype: str, raw: bytes, form: Mapping[str, str], max_depth: int) -> dict[str, Any]:
     """Read and validate a POST body: the client's fields, server-owned ones dropped."""
-    body = read_body(mimetype, raw, form, max_depth)
+    body = parse_body(mimetype, raw, form, max_depth)
     validate_create(body)
     return {key: value for key, value in body.items() if key not in SERVER_OWNED}
 
 
-__all__ = ["SERVER_OWNED", "ApiError", "checked_body", "parse_json", "read_body", "validate_create"]
+__all__ = ["SERVER_OWNED", "ApiError", "checked_body", "parse_body", "parse_json", "validate_create"]

@@ -3,12 +3,13 @@
 Results are ordered by creation (the order the ids were assigned), oldest first. Authentication
 has already happened (``auth``); errors are raised as ``ApiError`` and rendered by ``errors``.
 ``list_page`` and ``create`` are the whole of each answer: the Flask views below call them, and
-so does ``lane``, which answers the same requests without Flask's per-request machinery.
+so does the pipeline's router, which calls them directly (``pipeline.router``), without Flask's
+per-request machinery.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -16,13 +17,13 @@ from urllib.parse import quote
 import orjson
 from flask import Blueprint, Request, Response, current_app, request
 
-from ..control import faults
 from ..core.config import API_PREFIX, PATH_SAFE
 from ..core.responses import ApiError, json_bytes_response, not_found
 from ..core.timestamps import format_timestamp
-from ..pipeline.limits import read_body
-from ..services import Services, services
-from ..storage.memory import Device, Record
+from ..core.wsgi import helper_fault, read_request_body
+from ..services import Services
+from ..services import services as current_services
+from ..storage.base import Device, Record
 from . import diagnostics
 from .payload import FORM_TYPES, checked_body
 from .query import ListQuery, page_links, parse_list_query
@@ -36,17 +37,16 @@ DEFAULT_STATUS = {"health_check": "ok", "maintenance": "scheduled", "issue_repor
 FALLBACK_STATUS = "open"
 
 
-def _refresh(found: Services, query: ListQuery, helper_fault: Callable[[], str | None]) -> None:
-    broken_by = helper_fault()
+def _refresh(services: Services, query: ListQuery, broken_by: str | None) -> None:
     try:
         if broken_by is not None:
             raise diagnostics.HelperConfigError(f"injected fault {broken_by} breaks it")
-        setup = diagnostics.parse_config(found.helper_config)
+        setup = diagnostics.parse_config(services.helper_config)
     except diagnostics.HelperConfigError as error:
         raise ApiError(500, f"Diagnostic helper configuration is broken: {error}.") from None
-    _, page = found.store.page(query.device_id, query.offset, query.limit)
+    _, page = services.store.page(query.device_id, query.offset, query.limit)
     devices = [record["device_id"] for record in page]
-    diagnostics.refresh_devices(found.store, devices, setup, found.seed, found.clock())
+    diagnostics.refresh_devices(services.store, devices, setup, services.seed, services.clock())
 
 
 @lru_cache(maxsize=64)
@@ -60,17 +60,18 @@ def base_url(req: Request) -> str:
     return f"{req.scheme}://{req.host}{_encoded_path(req.root_path + req.path)}"
 
 
-def list_page(
-    found: Services, config: Mapping[str, Any], req: Request, helper_fault: Callable[[], str | None]
-) -> bytes:
-    """The answer to ``GET``: a page of the records the query asks for, as JSON."""
+def list_page(services: Services, config: Mapping[str, Any], req: Request) -> bytes:
+    """The answer to ``GET``: a page of the records the query asks for, as JSON.
+
+    A refresh (``update_status=true``) asks the request whether an injected fault breaks the helpers.
+    """
     args = req.args
     query = parse_list_query(args, config["DIAGS_PAGE_SIZE"], config["DIAGS_MAX_PAGE_SIZE"])
-    if query.device_id is not None and found.store.device(query.device_id) is None:
+    if query.device_id is not None and services.store.device(query.device_id) is None:
         raise not_found(f"No device with id {query.device_id!r} in the inventory.")
     if query.update_status:
-        _refresh(found, query, helper_fault)
-    count, results = found.store.page_json(query.device_id, query.offset, query.limit)
+        _refresh(services, query, helper_fault(req.environ))
+    count, results = services.store.page_json(query.device_id, query.offset, query.limit)
     next_url, previous_url = page_links(base_url(req), list(args.items(multi=True)), query, count)
     # The stored records are JSON already: they go into the page as they are, not parsed and re-written.
     page = [orjson.Fragment(result) for result in results]
@@ -96,31 +97,31 @@ def new_record(fields: dict[str, Any], device: Device, now: str) -> Record:
     return record
 
 
-def create(found: Services, config: Mapping[str, Any], req: Request) -> bytes:
+def create(services: Services, config: Mapping[str, Any], req: Request) -> bytes:
     """The answer to ``POST``: the record stored for the request's body, as JSON."""
     mimetype = req.mimetype
     fields = checked_body(
         mimetype,
-        read_body(req),
+        read_request_body(req),
         # Parsing a form costs a JSON request a tenth of its time, and finds nothing there.
         req.form if mimetype in FORM_TYPES else {},
         config["DIAGS_MAX_JSON_DEPTH"],
     )
-    device = found.store.device(fields["device_id"])
+    device = services.store.device(fields["device_id"])
     if device is None:
         raise not_found(f"No device with id {fields['device_id']!r} in the inventory.")
-    moment = found.clock()
+    moment = services.clock()
     record = new_record(fields, device, format_timestamp(moment))
     if record["diagnostic_type"] == diagnostics.HEALTH_CHECK:
         record["next_check_due"] = format_timestamp(moment + diagnostics.CHECK_INTERVAL)
-    return orjson.dumps(found.store.create(record))
+    return orjson.dumps(services.store.create(record))
 
 
 @bp.get(RESOURCE, strict_slashes=False, provide_automatic_options=False)
 def list_diagnostics() -> Response:
-    return json_bytes_response(list_page(services(), current_app.config, request, faults.helper_fault))
+    return json_bytes_response(list_page(current_services(), current_app.config, request))
 
 
 @bp.post(RESOURCE, strict_slashes=False, provide_automatic_options=False)
 def create_diagnostic() -> Response:
-    return json_bytes_response(create(services(), current_app.config, request), status=201)
+    return json_bytes_response(create(current_services(), current_app.config, request), status=201)

@@ -19,22 +19,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Request, Response, current_app, request
 
 from ..api.payload import parse_json
+from ..core.bearer import check_bearer
 from ..core.config import ADMIN_PREFIX
+from ..core.deadline import current_deadline
 from ..core.responses import ApiError, bad_request, json_response, not_found, unavailable, unprocessable
-from ..pipeline.auth import check_bearer
-from ..pipeline.limits import current_deadline, read_body
+from ..core.wsgi import Handler, Reply, read_request_body
 from ..services import Services, load_fixture, load_snapshot, refreeze_after_reset, services, services_of
-from ..serving.prepare import PreparationError, seed_snapshot
+from ..storage.snapshots import PreparationError, seed_snapshot
 from . import faults, journal
 
 bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 
 EXTENSION = "diags.gate"
-#: Set in the WSGI environ of a request that holds a place at the gate, which it leaves at teardown.
-IN_GATE_KEY = "diags.in_gate"
 RESET_WAIT_SECONDS = 30.0
 MAX_DEVICES_PER_REQUEST = 10_000
 DEVICE_REQUIRED = ("id", "name", "serial")
@@ -93,8 +92,9 @@ class ResetGate:
 
 
 def gate(app: Flask | None = None) -> ResetGate:
-    found: ResetGate = (app or current_app).extensions[EXTENSION]
-    return found
+    """The reset gate of ``app`` (by default, of the request's app)."""
+    reset_gate: ResetGate = (app or current_app).extensions[EXTENSION]
+    return reset_gate
 
 
 def _authorize() -> None:
@@ -116,7 +116,7 @@ bp.before_request(_authorize)
 
 
 def _json_body(default: Any = None) -> Any:
-    raw = read_body(request)
+    raw = read_request_body(request)
     if not raw.strip():
         if default is not None:
             return default
@@ -136,13 +136,13 @@ def _integer_arg(name: str) -> int | None:
 
 def state() -> dict[str, Any]:
     """What the mock holds now (the answer of ``/state`` and of a reset)."""
-    found = services()
+    app_services = services()
     book, log = faults.book(), journal.journal()
     return {
-        "store": "sqlite" if found.database is not None else "memory",
-        "database": found.database.path if found.database is not None else None,
-        "seed": found.seed,
-        **found.store.stats(),
+        "store": "sqlite" if app_services.database is not None else "memory",
+        "database": app_services.database.path if app_services.database is not None else None,
+        "seed": app_services.seed,
+        **app_services.store.stats(),
         "faults": len(book.listing()),
         "journal": {"size": log.size, "entries": log.count()},
         "process": os.getpid(),
@@ -168,40 +168,41 @@ def reset() -> Response:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or abs(seed) > 2**62):
         raise unprocessable("'seed' must be an integer.", {"seed": ["Must be an integer."]})
     config = current_app.config
-    found = services()
-    if found.snapshot is not None:  # large generated data, which this worker must not generate itself
-        _reset_from_snapshot(found, found.snapshot, int(config["DIAGS_SEED"]) if seed is None else seed)
+    app_services = services()
+    if app_services.snapshot is not None:  # large generated data, which this worker must not generate itself
+        new_seed = int(config["DIAGS_SEED"]) if seed is None else seed
+        _reset_from_snapshot(app_services, app_services.snapshot, new_seed)
         return json_response(state())
     if seed is None:
-        fixture = found.fixture if found.fixture is not None else load_fixture(config)
+        fixture = app_services.fixture if app_services.fixture is not None else load_fixture(config)
         new_seed = int(config["DIAGS_SEED"])
     else:
         generated = {"DIAGS_SEED": seed, "DIAGS_FIXTURE": None, "DIAGS_FIXTURES_PATH": None}
         fixture = load_fixture({**config, **generated})
         new_seed = seed
     with gate().exclusive():
-        found.store.reset(fixture, seed=new_seed)
-        found.seed = new_seed
+        app_services.store.reset(fixture, seed=new_seed)
+        app_services.seed = new_seed
     refreeze_after_reset()
     return json_response(state())
 
 
-def _reset_from_snapshot(found: Services, start_snapshot: str, seed: int) -> None:
+def _reset_from_snapshot(app_services: Services, start_snapshot: str, seed: int) -> None:
     """Load the start-up snapshot again, or one that a child writes for another seed."""
     if seed == int(current_app.config["DIAGS_SEED"]):
-        _load_snapshot(found, start_snapshot, seed)
+        _load_snapshot(app_services, start_snapshot, seed)
         return
     try:
         with seed_snapshot(current_app.config, start_snapshot, seed) as path:
-            _load_snapshot(found, path, seed)
+            _load_snapshot(app_services, path, seed)
     except PreparationError as error:
         raise ApiError(500, f"Generating the data of seed {seed} failed: {error}.") from None
 
 
-def _load_snapshot(found: Services, path: str, seed: int) -> None:
+def _load_snapshot(app_services: Services, path: str, seed: int) -> None:
     with gate().exclusive():
-        load_snapshot(found.store, path)
-        found.seed = seed
+        load_snapshot(app_services.store, path)
+        app_services.seed = seed
     refreeze_after_reset()
 
 
@@ -277,44 +278,48 @@ def add_devices() -> Response:
     return json_response(added[0] if single else {"devices": added}, status=201)
 
 
-def pass_gate(found: ResetGate) -> None:
-    """Join the requests at ``found``, waiting while a reset runs (a 503 once the deadline passes)."""
+def pass_gate(reset_gate: ResetGate) -> None:
+    """Join the requests at ``reset_gate``, waiting while a reset runs (a 503 once the deadline passes)."""
     deadline = current_deadline()
     if deadline is None:
-        found.enter()
+        reset_gate.enter()
         return
-    while not found.enter(deadline.remaining()):
+    while not reset_gate.enter(deadline.remaining()):
         deadline.check()  # raises the 503 once the time left is spent waiting for a reset
 
 
-def _enter_gate() -> None:
-    environ = request.environ
-    if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
-        return
-    pass_gate(gate())
-    environ[IN_GATE_KEY] = True
+def gate_stage(app: Flask, next_handler: Handler) -> Handler:
+    """Hold every request outside the admin API at the reset gate while it is answered."""
+    reset_gate = gate(app)
+
+    def within_gate(request: Request) -> Reply:
+        if request.path.startswith(ADMIN_PREFIX):
+            return next_handler(request)
+        pass_gate(reset_gate)
+        try:
+            return next_handler(request)
+        finally:
+            reset_gate.leave()
+
+    return within_gate
 
 
-def _leave_gate(_error: BaseException | None) -> None:
-    if request.environ.pop(IN_GATE_KEY, False):
-        gate().leave()
+def seed_stage(app: Flask, next_handler: Handler) -> Handler:
+    """With a database: take the seed another worker's reset may have set (before the faults roll with it)."""
+    services = services_of(app)
+    if services.database is None:
+        return next_handler
 
-
-def _sync_seed() -> None:
-    # Another worker may have reset the shared database with a new seed.
-    found = services()
-    if found.database is not None:
-        seed = found.store.seed()
+    def with_current_seed(request: Request) -> Reply:
+        seed = services.store.seed()
         if seed is not None:
-            found.seed = seed
+            services.seed = seed
+        return next_handler(request)
+
+    return with_current_seed
 
 
 def init_app(app: Flask) -> None:
-    """Register the admin API and hold requests at the reset gate (call after ``faults.init_app``)."""
+    """Register the admin API and make the reset gate (``gate_stage`` holds requests at it)."""
     app.extensions[EXTENSION] = ResetGate()
-    if services_of(app).database is not None:
-        # First, so that the faults roll with the seed the other workers use.
-        app.before_request_funcs.setdefault(None, []).insert(0, _sync_seed)
-    app.before_request(_enter_gate)
-    app.teardown_request(_leave_gate)
     app.register_blueprint(bp)

@@ -19,28 +19,24 @@ runs, so nothing is half-written.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import threading
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import orjson
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, current_app
 from werkzeug.exceptions import HTTPException
 
 from ..core.config import ADMIN_PREFIX
-from ..core.responses import error_response, json_response
-from ..pipeline.limits import read_body, wait_within_deadline
-from ..services import services, services_of
-from ..storage.sqlite import Database
+from ..core.deadline import wait_within_deadline
+from ..core.responses import error_body
+from ..core.wsgi import FAULTS_KEY, HELPER_FAULT_KEY, Handler, Reply, faults_triggered, read_request_body
+from ..services import services_of
+from ..storage.base import ANY, FIELDS, Fault, FaultBook
+from ..storage.startup import open_fault_book
 
-ANY = "*"
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 MAX_LATENCY_MS = 60_000
 EXTENSION = "diags.faults"
-FIELDS = ("method", "path", "latency_ms", "latency_max_ms", "status", "rate", "drop", "helper_error",
-          "times", "seed")
 
 
 class FaultError(ValueError):
@@ -49,40 +45,6 @@ class FaultError(ValueError):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__("; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items()))
         self.errors = errors
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One checked fault definition (``id`` is given when it is added)."""
-
-    method: str = ANY
-    path: str = ANY
-    latency_ms: int = 0
-    latency_max_ms: int | None = None
-    status: int | None = None
-    rate: float = 1.0
-    drop: bool = False
-    helper_error: bool = False
-    times: int | None = None
-    seed: int | None = None
-    id: str = ""
-
-    def matches(self, method: str, path: str) -> bool:
-        if path.startswith(ADMIN_PREFIX) or (self.method != ANY and self.method != method.upper()):
-            return False
-        if self.path == ANY:
-            return True
-        if self.path.endswith("*"):
-            return path.startswith(self.path[:-1])
-        return path.rstrip("/") == self.path.rstrip("/")
-
-    def definition(self) -> bytes:
-        """The fault without its id: equal definitions trigger on the same requests."""
-        return orjson.dumps({name: value for name, value in asdict(self).items() if name != "id"},
-                            option=orjson.OPT_SORT_KEYS)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, **{name: getattr(self, name) for name in FIELDS}}
 
 
 def _integer(value: Any, low: int, high: int) -> bool:
@@ -167,255 +129,69 @@ def parse_faults(raw: Any) -> list[Fault]:
     return parsed
 
 
-@dataclass
-class Outcome:
-    """What the faults do to one request."""
-
-    latency_ms: int = 0
-    status: int | None = None
-    drop: bool = False
-    cause: str | None = None
-    triggered: list[str] = field(default_factory=list)
-
-
-def roll(fault: Fault, number: int, seed: int) -> tuple[bool, int]:
-    """Whether the ``number``-th matching request triggers ``fault``, and the latency it then adds."""
-    key = b"%d:%d:" % (fault.seed if fault.seed is not None else seed, number) + fault.definition()
-    digest = hashlib.sha256(key).digest()
-    if int.from_bytes(digest[:8], "big") / 2**64 >= fault.rate:
-        return False, 0
-    if fault.latency_max_ms is None:
-        return True, fault.latency_ms
-    spread = fault.latency_max_ms - fault.latency_ms + 1
-    return True, fault.latency_ms + int.from_bytes(digest[8:16], "big") % spread
-
-
-def _apply(outcome: Outcome, fault: Fault, latency_ms: int) -> None:
-    outcome.triggered.append(fault.id)
-    outcome.latency_ms += latency_ms
-    if outcome.cause is None and (fault.status is not None or fault.drop):
-        outcome.status, outcome.drop, outcome.cause = fault.status, fault.drop, fault.id
-
-
-class FaultBook(Protocol):
-    """Where the faults live: this process, or the database that every worker shares."""
-
-    def add(self, faults: list[Fault]) -> list[Fault]: ...
-    def listing(self) -> list[dict[str, Any]]: ...
-    def remove(self, fault_id: str | None = None) -> int: ...
-    def outcome(self, method: str, path: str, seed: int, helpers: bool = False) -> Outcome: ...
-    def armed(self) -> bool:
-        """Whether any fault may trigger: if not, a request need not ask for its ``outcome``."""
-        ...
-
-
-class MemoryFaultBook:
-    """The faults of one process."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._counts: dict[str, list[int]] = {}
-        self._last_id = 0
-
-    def add(self, faults: list[Fault]) -> list[Fault]:
-        with self._lock:
-            added = []
-            for fault in faults:
-                self._last_id += 1
-                added.append(Fault(**{**asdict(fault), "id": f"fault-{self._last_id}"}))
-            self._faults.extend(added)
-            self._counts.update({fault.id: [0, 0] for fault in added})
-        return added
-
-    def listing(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [{**fault.to_json(), "matched": matched, "triggered": fired}
-                    for fault in self._faults for matched, fired in [self._counts[fault.id]]]
-
-    def remove(self, fault_id: str | None = None) -> int:
-        with self._lock:
-            kept = [fault for fault in self._faults if fault_id is not None and fault.id != fault_id]
-            removed = len(self._faults) - len(kept)
-            self._faults = kept
-        return removed
-
-    def armed(self) -> bool:
-        return bool(self._faults)
-
-    def outcome(self, method: str, path: str, seed: int, helpers: bool = False) -> Outcome:
-        result = Outcome()
-        with self._lock:
-            for fault in [fault for fault in self._faults if fault.helper_error == helpers]:
-                if not fault.matches(method, path):
-                    continue
-                counts = self._counts[fault.id]
-                counts[0] += 1
-                triggered, latency_ms = roll(fault, counts[0], seed)
-                if triggered:
-                    counts[1] += 1
-                    _apply(result, fault, latency_ms)
-                    if fault.times is not None and counts[1] >= fault.times:
-                        self._faults.remove(fault)
-        return result
-
-
-class SqliteFaultBook:
-    """The faults every worker sees: a table of the shared database, counters included."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    def armed(self) -> bool:
-        # Another worker may add a fault at any time: only ``outcome``'s own query can tell.
-        return True
-
-    def _load(self, connection: Any) -> list[tuple[Fault, int, int]]:
-        rows = connection.execute("SELECT id, body, matched, fired FROM faults ORDER BY position").fetchall()
-        return [(Fault(**orjson.loads(body), id=fault_id), matched, fired)
-                for fault_id, body, matched, fired in rows]
-
-    def add(self, faults: list[Fault]) -> list[Fault]:
-        added = []
-        with self.database.write() as connection:
-            last = int(self.database.meta("last_fault") or 0)
-            for fault in faults:
-                last += 1
-                stored = Fault(**{**asdict(fault), "id": f"fault-{last}"})
-                body = orjson.dumps({name: getattr(stored, name) for name in FIELDS})
-                connection.execute("INSERT INTO faults (id, body) VALUES (?, ?)", (stored.id, body))
-                added.append(stored)
-            connection.execute("INSERT INTO meta VALUES ('last_fault', ?) ON CONFLICT (key) DO UPDATE "
-                               "SET value = excluded.value", (str(last),))
-        return added
-
-    def listing(self) -> list[dict[str, Any]]:
-        with self.database.read() as connection:
-            return [{**fault.to_json(), "matched": matched, "triggered": fired}
-                    for fault, matched, fired in self._load(connection)]
-
-    def remove(self, fault_id: str | None = None) -> int:
-        with self.database.write() as connection:
-            if fault_id is None:
-                return int(connection.execute("DELETE FROM faults").rowcount)
-            return int(connection.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount)
-
-    def outcome(self, method: str, path: str, seed: int, helpers: bool = False) -> Outcome:
-        result = Outcome()
-        # Most requests match no fault: find out without taking the write lock.
-        with self.database.read() as connection:
-            candidates = [fault for fault, _, _ in self._load(connection)
-                          if fault.helper_error == helpers and fault.matches(method, path)]
-        if not candidates:
-            return result
-        with self.database.write() as connection:
-            for fault, matched, fired in self._load(connection):
-                if fault.helper_error != helpers or not fault.matches(method, path):
-                    continue
-                triggered, latency_ms = roll(fault, matched + 1, seed)
-                fired += int(triggered)
-                if triggered and fault.times is not None and fired >= fault.times:
-                    connection.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
-                else:
-                    connection.execute("UPDATE faults SET matched = ?, fired = ? WHERE id = ?",
-                                       (matched + 1, fired, fault.id))
-                if triggered:
-                    _apply(result, fault, latency_ms)
-        return result
-
-
 def book(app: Flask | None = None) -> FaultBook:
-    """The app's fault book."""
-    found: FaultBook = (app or current_app).extensions[EXTENSION]
-    return found
+    """The fault book of ``app`` (by default, of the request's app)."""
+    kept: FaultBook = (app or current_app).extensions[EXTENSION]
+    return kept
 
 
-DROP_KEY = "diags.drop"
-#: What a dropped answer announces and never sends.
-DROPPED_LENGTH = 64
-
-
-def _nothing() -> Iterator[bytes]:
-    yield from ()
-
-
-class DropMiddleware:
-    """The outermost WSGI layer: an answer marked dropped keeps its headers and loses its body.
-
-    It announces a ``Content-Length`` and sends nothing, so the HTTP server closes the connection
-    with the answer incomplete: the client gets no answer, or headers without their body (curl:
-    "Empty reply from server" or "transfer closed"). Outside any buffering middleware, because only
-    a streamed body can fall short of its length.
-    """
-
-    def __init__(self, wsgi_app: Any) -> None:
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if environ.get(DROP_KEY):
-                headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
-                headers.append(("Content-Length", str(DROPPED_LENGTH)))
-            return start_response(status, headers, exc_info)
-
-        body = self.wsgi_app(environ, start)
-        if not environ.get(DROP_KEY):
-            return body
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-        return _nothing()
-
-
-def _read_body() -> None:
+def _read_body(request: Request) -> None:
     # The view will not run, yet the journal should show what the client sent; the limits still apply.
     with contextlib.suppress(HTTPException, OSError):
-        read_body(request)
+        read_request_body(request)
 
 
-def _apply_faults() -> Response | None:
-    found = book()
-    if not found.armed() or request.path.startswith(ADMIN_PREFIX) or request.method == "OPTIONS":
-        return None
-    outcome = found.outcome(request.method, request.path, services().seed)
-    if not outcome.triggered:
-        return None
-    g.diags_faults = outcome.triggered
-    if outcome.latency_ms:
-        wait_within_deadline(outcome.latency_ms / 1000)
-    if outcome.drop or outcome.status is not None:
-        _read_body()
-    if outcome.drop:
-        request.environ[DROP_KEY] = True
-        return json_response({})
-    if outcome.status is not None:
-        return error_response(outcome.status, f"Injected fault {outcome.cause}: status {outcome.status}.")
-    return None
+def _helper_fault_of(faults: FaultBook, request: Request, seed: int) -> Callable[[], str | None]:
+    """What the resource asks when it refreshes statuses: a fault that breaks the helpers, if one triggers."""
+
+    def helper_fault() -> str | None:
+        outcome = faults.outcome(request.method, request.path, seed, helpers=True)
+        if not outcome.triggered:
+            return None
+        environ = request.environ
+        environ[FAULTS_KEY] = [*faults_triggered(environ), *outcome.triggered]
+        return outcome.triggered[0]
+
+    return helper_fault
 
 
-def helper_fault() -> str | None:
-    """The id of a fault that breaks the diagnostic helper configuration for this request, if one triggers."""
-    found = book()
-    if not found.armed():
-        return None
-    outcome = found.outcome(request.method, request.path, services().seed, helpers=True)
-    if not outcome.triggered:
-        return None
-    g.diags_faults = [*g.get("diags_faults", []), *outcome.triggered]
-    return outcome.triggered[0]
+def stage(app: Flask, next_handler: Handler) -> Handler:
+    """Apply the faults that trigger for a request (after authentication and limits, outside the gate)."""
+    faults, services = book(app), services_of(app)
+
+    def with_faults(request: Request) -> Reply:
+        if not faults.armed() or request.path.startswith(ADMIN_PREFIX) or request.method == "OPTIONS":
+            return next_handler(request)
+        environ = request.environ
+        environ[HELPER_FAULT_KEY] = _helper_fault_of(faults, request, services.seed)
+        outcome = faults.outcome(request.method, request.path, services.seed)
+        if not outcome.triggered:
+            return next_handler(request)
+        environ[FAULTS_KEY] = outcome.triggered
+        if outcome.latency_ms:
+            wait_within_deadline(outcome.latency_ms / 1000)
+        if outcome.drop or outcome.status is not None:
+            _read_body(request)
+        if outcome.drop:
+            # The answer keeps its headers and loses its body: the connection closes with it incomplete.
+            return Reply(200, b"{}", dropped=True)
+        if outcome.status is not None:
+            detail = f"Injected fault {outcome.cause}: status {outcome.status}."
+            return Reply(outcome.status, orjson.dumps(error_body(detail)))
+        return next_handler(request)
+
+    return with_faults
 
 
 def init_app(app: Flask) -> None:
-    """Attach the fault book (shared when the store is a database) and apply faults before each view.
+    """Attach the fault book (shared when the store is a database); ``stage`` applies the faults.
 
     The start-up faults (``DIAGS_FAULTS``) are added here, unless the serving process already put
     them in the shared database for all its workers (``DIAGS_DB_PREPARED``).
     """
     database = services_of(app).database
-    found: FaultBook = SqliteFaultBook(database) if database is not None else MemoryFaultBook()
-    app.extensions[EXTENSION] = found
+    faults = open_fault_book(database)
+    app.extensions[EXTENSION] = faults
     startup = parse_faults(app.config.get("DIAGS_FAULTS") or [])
     if startup and not (database is not None and app.config.get("DIAGS_DB_PREPARED")):
-        found.add(startup)
-    app.before_request(_apply_faults)
-    app.wsgi_app = DropMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+        faults.add(startup)

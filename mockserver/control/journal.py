@@ -10,29 +10,22 @@ it off). With a database, the journal is a table of it, so every worker writes t
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-import orjson
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, current_app
 
+from ..core.bearer import OTHER_SCHEMES
 from ..core.config import ADMIN_PREFIX, JOURNAL_SIZE
-from ..core.timestamps import format_timestamp
-from ..pipeline.auth import OTHER_SCHEMES
-from ..pipeline.limits import body_if_read
+from ..core.wsgi import Handler, Reply, body_if_read, faults_triggered
 from ..services import services_of
-from ..storage.memory import StoreBusy
-from ..storage.sqlite import Database
-from .faults import DROP_KEY
+from ..storage.base import EXCERPT_CHARS, Journal, StoreBusy
+from ..storage.startup import open_journal
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "diags.journal"
-EXCERPT_CHARS = 500
 #: Token characters shown before the mask, when the token is long enough to spare them.
 SHOWN_TOKEN_CHARS = 4
 MIN_TOKEN_TO_SHOW = 12
@@ -78,144 +71,40 @@ def entry_for(
     }
 
 
-def published(entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry as the admin API shows it: the time formatted, the body excerpt decoded.
-
-    Recording keeps both raw, because the hot path of every request pays for the recording,
-    and only the few entries anyone reads pay for the formatting.
-    """
-    shown = dict(entry)
-    if isinstance(entry["time"], float):
-        shown["time"] = format_timestamp(datetime.fromtimestamp(entry["time"], UTC))
-    if isinstance(entry["body"], bytes):
-        shown["body"] = entry["body"].decode("utf-8", "replace")[:EXCERPT_CHARS]
-    return shown
-
-
-class Journal(Protocol):
-    """Where entries are kept: this process, or the database every worker shares."""
-
-    size: int
-
-    def record(self, entry: dict[str, Any]) -> None: ...
-    def entries(self, method: str | None = None, status: int | None = None,
-                limit: int | None = None) -> list[dict[str, Any]]: ...
-    def count(self) -> int: ...
-    def clear(self) -> int: ...
-
-
-def _wanted(entry: dict[str, Any], method: str | None, status: int | None) -> bool:
-    return ((method is None or entry["method"] == method.upper())
-            and (status is None or entry["status"] == status))
-
-
-class MemoryJournal:
-    """The last ``size`` entries of this process."""
-
-    def __init__(self, size: int = JOURNAL_SIZE) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._entries: deque[dict[str, Any]] = deque(maxlen=max(size, 0))
-        self._last_id = 0
-
-    def record(self, entry: dict[str, Any]) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._last_id += 1
-            entry["id"] = self._last_id
-            self._entries.append(entry)
-
-    def entries(self, method: str | None = None, status: int | None = None,
-                limit: int | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            newest_first = list(reversed(self._entries))
-        found = [entry for entry in newest_first if _wanted(entry, method, status)]
-        chosen = found if limit is None else found[:limit]
-        return [{"id": entry["id"], **published(entry)} for entry in chosen]
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-    def clear(self) -> int:
-        with self._lock:
-            cleared = len(self._entries)
-            self._entries.clear()
-        return cleared
-
-
-class SqliteJournal:
-    """The last ``size`` entries of every worker, in the shared database."""
-
-    def __init__(self, database: Database, size: int = JOURNAL_SIZE) -> None:
-        self.database = database
-        self.size = size
-
-    def record(self, entry: dict[str, Any]) -> None:
-        if self.size <= 0:
-            return
-        with self.database.write() as connection:
-            cursor = connection.execute("INSERT INTO journal (method, status, entry) VALUES (?, ?, ?)",
-                                        (entry["method"], entry["status"], orjson.dumps(published(entry))))
-            oldest_kept = int(cursor.lastrowid or 0) - self.size + 1
-            connection.execute("DELETE FROM journal WHERE sequence < ?", (oldest_kept,))
-
-    def entries(self, method: str | None = None, status: int | None = None,
-                limit: int | None = None) -> list[dict[str, Any]]:
-        clauses: list[str] = ["1"]
-        values: list[str | int] = []
-        if method is not None:
-            clauses.append("method = ?")
-            values.append(method.upper())
-        if status is not None:
-            clauses.append("status = ?")
-            values.append(status)
-        where = " AND ".join(clauses)
-        sql = f"SELECT sequence, entry FROM journal WHERE {where} ORDER BY sequence DESC LIMIT ?"
-        rows = self.database.connection().execute(sql, (*values, -1 if limit is None else limit)).fetchall()
-        return [{"id": sequence, **orjson.loads(raw)} for sequence, raw in rows]
-
-    def count(self) -> int:
-        return int(self.database.connection().execute("SELECT count(*) FROM journal").fetchone()[0])
-
-    def clear(self) -> int:
-        with self.database.write() as connection:
-            return int(connection.execute("DELETE FROM journal").rowcount)
-
-
 def journal(app: Flask | None = None) -> Journal:
-    """The app's journal."""
-    found: Journal = (app or current_app).extensions[EXTENSION]
-    return found
+    """The journal of ``app`` (by default, of the request's app)."""
+    kept: Journal = (app or current_app).extensions[EXTENSION]
+    return kept
 
 
-def _start() -> None:
-    g.diags_started = time.perf_counter()
+def stage(app: Flask, next_handler: Handler) -> Handler:
+    """Record every answered request outside the admin API (its clock starts before the stages inside)."""
+    kept = journal(app)
 
-
-def _record(response: Response) -> Response:
-    found = journal()
-    path = request.path
-    if found.size > 0 and not path.startswith(ADMIN_PREFIX):
+    def recorded(request: Request) -> Reply:
+        path = request.path
+        if kept.size <= 0 or path.startswith(ADMIN_PREFIX):
+            return next_handler(request)
+        started = time.perf_counter()
+        reply = next_handler(request)
         environ = request.environ
-        duration_ms = (time.perf_counter() - g.get("diags_started", time.perf_counter())) * 1000
+        duration_ms = (time.perf_counter() - started) * 1000
         # A dropped connection answered nothing.
-        status = None if environ.get(DROP_KEY) else response.status_code
-        faults_triggered = g.get("diags_faults", ())
-        entry = entry_for(environ, path, status, duration_ms, body_if_read(environ), faults_triggered)
+        status = None if reply.dropped else reply.status
+        entry = entry_for(environ, path, status, duration_ms, body_if_read(environ),
+                          faults_triggered(environ))
         try:
-            found.record(entry)
+            kept.record(entry)
         except StoreBusy:
             # The answer is decided, and may say that data changed: a lost entry must not turn it into a 503.
             log.warning("journal entry dropped, the database stayed locked: %s %s", request.method, path)
-    return response
+        return reply
+
+    return recorded
 
 
 def init_app(app: Flask) -> None:
-    """Attach the journal and record every answered request (the clock starts before any other hook)."""
+    """Attach the journal (a table of the database, if there is one); ``stage`` records the requests."""
     size = int(app.config.get("DIAGS_JOURNAL_SIZE", JOURNAL_SIZE))
     database = services_of(app).database
-    app.extensions[EXTENSION] = SqliteJournal(database, size) if database is not None else MemoryJournal(size)
-    app.before_request_funcs.setdefault(None, []).insert(0, _start)
-    app.after_request(_record)
+    app.extensions[EXTENSION] = open_journal(database, size)

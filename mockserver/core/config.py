@@ -6,7 +6,6 @@ from typing import Any
 
 import fixtures
 
-from ..api.diagnostics import DEFAULT_CONFIG
 from .timestamps import utc_now
 
 #: Where the API lives, as in the documentation's base URL; the control plane lives beside it.
@@ -28,6 +27,8 @@ MAX_URL_BYTES = 8 * 1024
 REQUEST_TIMEOUT_SECONDS = 10.0
 #: Requests the admin API's journal keeps (the newest); 0 turns the journal off.
 JOURNAL_SIZE = 1000
+#: The diagnostic helpers ``update_status=true`` runs, and their thresholds (``api.diagnostics``).
+DEFAULT_HELPERS: dict[str, Any] = {"helpers": ["resources", "connectivity"], "thresholds": {}}
 
 DEFAULTS: dict[str, Any] = {
     "DIAGS_TOKENS": [DEFAULT_TOKEN],
@@ -38,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     # A fixture already in memory, or a fixture file; neither means "generate from the seed".
     "DIAGS_FIXTURE": None,
     "DIAGS_FIXTURES_PATH": None,
-    "DIAGS_HELPERS": DEFAULT_CONFIG,
+    "DIAGS_HELPERS": DEFAULT_HELPERS,
     "DIAGS_PAGE_SIZE": DEFAULT_PAGE_SIZE,
     "DIAGS_MAX_PAGE_SIZE": MAX_PAGE_SIZE,
     "DIAGS_MAX_JSON_DEPTH": MAX_JSON_DEPTH,
@@ -53,8 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "DIAGS_ACCESS_LOG": False,
     # Strict mode (strict.py): every API answer checked against its schema; read per request.
     "DIAGS_STRICT": False,
-    # The fast lane (lane.py) answers the resource's GET and POST without Flask's per-request machinery.
-    "DIAGS_FAST_LANE": True,
+    # The pipeline's router calls the resource's views for its GET and POST without Flask's dispatch.
+    "DIAGS_DIRECT_VIEWS": True,
     # Never Flask's debug mode, whatever FLASK_DEBUG says: no debugger, no tracebacks for clients.
     "DEBUG": False,
     # The control plane (admin.py): its token, and the bound address (is it open without one?).

@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from flask import Response
 
+from .wsgi import JSON_HEADERS, Reply
+
 JSON_MIMETYPE = "application/json"
 
 
@@ -65,6 +67,15 @@ class ApiError(Exception):
 
     def response(self) -> Response:
         return error_response(self.status, self.detail, self.errors, self.headers)
+
+    def reply(self) -> Reply:
+        """The error, as the pipeline's stages pass answers on."""
+        return Reply(self.status, self.payload(), [*JSON_HEADERS, *(self.headers or {}).items()])
+
+
+def json_reply(payload: bytes, status: int = 200) -> Reply:
+    """An answer whose body is ``payload``, JSON already (the pipeline's ``json_bytes_response``)."""
+    return Reply(status, payload, list(JSON_HEADERS))
 
 
 #: Seconds a client is told to wait (``Retry-After``) before it tries a 503 again.

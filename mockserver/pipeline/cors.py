@@ -8,7 +8,9 @@ origins get no CORS headers, which is how a browser learns they are refused.
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request
+
+from ..core.wsgi import Handler, Reply
 
 ANY_ORIGIN = "*"
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
@@ -27,41 +29,40 @@ def allowed_origin(origin: str | None, allowed: list[str]) -> str | None:
     return origin if origin in allowed else None
 
 
-def _origin() -> str | None:
-    allowed = list(current_app.config.get("DIAGS_CORS_ORIGINS") or [])
-    return allowed_origin(request.headers.get("Origin"), allowed)
+def _with_vary_origin(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    vary = [value for name, value in headers if name.lower() == "vary"]
+    if any("origin" in value.lower() for value in vary):
+        return headers
+    others = [(name, value) for name, value in headers if name.lower() != "vary"]
+    return [*others, ("Vary", ", ".join([*vary, "Origin"]))]
 
 
-def _preflight() -> Response | None:
-    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
-        return None
-    origin = _origin()
-    if origin is None:
-        return None
-    response = Response(status=204)
-    response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
-    response.headers["Access-Control-Allow-Headers"] = request.headers.get(
-        "Access-Control-Request-Headers", ALLOWED_HEADERS)
-    response.headers["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE_SECONDS)
-    return response
-
-
-def _add_headers(response: Response) -> Response:
-    origin = _origin()
-    if origin is not None:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-        if origin != ANY_ORIGIN:
-            response.vary.add("Origin")
-    return response
-
-
-def init_app(app: Flask) -> None:
+def stage(app: Flask, next_handler: Handler) -> Handler:
     """Answer preflights (before authentication: a preflight carries no token) and label answers.
 
-    Only with ``DIAGS_CORS_ORIGINS`` set: without an allowed origin the hooks would do nothing, at a cost.
+    Only with ``DIAGS_CORS_ORIGINS`` set: without an allowed origin the stage would do nothing, at a cost.
     """
     if not app.config.get("DIAGS_CORS_ORIGINS"):
-        return
-    app.before_request_funcs.setdefault(None, []).insert(0, _preflight)
-    app.after_request(_add_headers)
+        return next_handler
+    config = app.config
+
+    def with_cors(request: Request) -> Reply:
+        origin = allowed_origin(request.headers.get("Origin"), list(config.get("DIAGS_CORS_ORIGINS") or []))
+        preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+        if origin is not None and preflight:
+            reply = Reply(204, b"", [
+                ("Access-Control-Allow-Methods", ALLOWED_METHODS),
+                ("Access-Control-Allow-Headers",
+                 request.headers.get("Access-Control-Request-Headers", ALLOWED_HEADERS)),
+                ("Access-Control-Max-Age", str(PREFLIGHT_MAX_AGE_SECONDS)),
+            ])
+        else:
+            reply = next_handler(request)
+        if origin is not None:
+            reply.headers += [("Access-Control-Allow-Origin", origin),
+                              ("Access-Control-Expose-Headers", EXPOSED_HEADERS)]
+            if origin != ANY_ORIGIN:
+                reply.headers = _with_vary_origin(reply.headers)
+        return reply
+
+    return with_cors

@@ -1,6 +1,8 @@
 """Turns every failure into the mock's JSON error body: API errors, routing errors and crashes.
 
-Nothing reaches a client as an HTML page or a stack trace.
+Nothing reaches a client as an HTML page or a stack trace. The same answers come from two places:
+the pipeline's ``stage``, for what its stages and the resource's views raise, and Flask's error
+handlers (``init_app``), for what Flask's own routing and the admin and docs views raise.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from ..core.responses import ApiError, unavailable
-from ..storage.memory import StoreBusy
+from ..core.wsgi import Handler, Reply
+from ..storage.base import StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +47,14 @@ def _api_error(error: ApiError) -> Response:
     return error.response()
 
 
-def _store_busy(error: StoreBusy) -> Response:
-    # Outside a request's deadline (time-out off, or the journal's and faults' own writes).
+def busy(error: StoreBusy) -> ApiError:
+    """The 503 of a store that stayed locked, outside a request's deadline (time-out off, faults' writes)."""
     return unavailable(f"Another worker held the database's lock for {error.waited:g} s; nothing was "
-                       "changed. Retry later.").response()
+                       "changed. Retry later.")
+
+
+def _store_busy(error: StoreBusy) -> Response:
+    return busy(error).response()
 
 
 def crash(method: str, path: str) -> ApiError:
@@ -60,8 +67,31 @@ def _crash(error: Exception) -> Response:
     return crash(request.method, request.path).response()
 
 
+def answer_for(failure: Exception, req: Request) -> ApiError:
+    """The mock's answer to any exception raised while answering ``req``."""
+    if isinstance(failure, ApiError):
+        return failure
+    if isinstance(failure, HTTPException):
+        return from_http_error(failure, req)
+    if isinstance(failure, StoreBusy):
+        return busy(failure)
+    return crash(req.method, req.path)
+
+
+def stage(app: Flask, next_handler: Handler) -> Handler:
+    """Answer what the stages inside raise with the mock's JSON error (the outer ones see that answer)."""
+
+    def answering_errors(req: Request) -> Reply:
+        try:
+            return next_handler(req)
+        except Exception as failure:
+            return answer_for(failure, req).reply()
+
+    return answering_errors
+
+
 def init_app(app: Flask) -> None:
-    """Register the handlers that keep every error a JSON body."""
+    """Register the handlers that keep every error Flask itself catches a JSON body."""
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreBusy, _store_busy)

@@ -24,106 +24,26 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
 from typing import Any, Protocol, cast
 from urllib.parse import quote
 
-from flask import Flask, Request, current_app, request
+from flask import Flask, Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..core.config import ADMIN_PREFIX, PATH_SAFE
-from ..core.responses import ApiError, unavailable
+from ..core.deadline import Deadline, current_deadline, deadline_scope
+from ..core.responses import ApiError
+from ..core.wsgi import Environ, Handler, Reply
 from ..services import EXTENSION as SERVICES_EXTENSION
-from ..storage.memory import Store, StoreBusy, lock_wait_until
-
-log = logging.getLogger(__name__)
-
-#: WSGI's shapes, for the mock's middleware (here, ``lane`` and ``access_log``).
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+from ..storage.base import Store, StoreBusy
 
 #: Store calls that change data; those in ``FINAL_WRITES`` are what their request is for.
 WRITES = frozenset({"create", "update", "next_refresh", "add_device", "reset", "load"})
 FINAL_WRITES = frozenset({"create", "add_device", "reset", "load"})
-#: Where ``read_body`` keeps the body: in the WSGI environ, so the lane needs no Flask context.
-BODY_KEY = "diags.body"
 HTTP_PREFIX = "HTTP_"
 UNPREFIXED_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 HEADER_LINE_OVERHEAD = len(": \r\n")
-
-
-def timed_out(seconds: float, changed: bool = False) -> ApiError:
-    """The 503 of a request that ran past its deadline; ``changed`` if it refreshed records before it."""
-    outcome = ("the status refreshes made before it are kept, the rest were not done" if changed
-               else "nothing was changed")
-    return unavailable(f"The request took longer than the mock's time-out of {seconds:g} s; {outcome}. "
-                       "Retry later.")
-
-
-class Deadline:
-    """One request's deadline: every point where the request can be held up asks it first."""
-
-    RUNNING, COMMITTED, EXPIRED = "running", "committed", "expired"
-
-    def __init__(self, seconds: float, request_line: str = "") -> None:
-        self.seconds = seconds
-        self.request_line = request_line
-        self.expires_at = time.monotonic() + seconds
-        self.state = self.RUNNING
-        self.changed = False
-
-    def remaining(self) -> float:
-        """Seconds left before the deadline (never negative)."""
-        return max(self.expires_at - time.monotonic(), 0.0)
-
-    def check(self) -> None:
-        """Raise the 503 once the deadline has passed, unless the request has committed its write."""
-        if self.state == self.COMMITTED:
-            return
-        if self.state == self.EXPIRED or time.monotonic() >= self.expires_at:
-            if self.state != self.EXPIRED:
-                log.warning("time-out after %g s: %s", self.seconds, self.request_line)
-            self.state = self.EXPIRED
-            raise timed_out(self.seconds, self.changed)
-
-    def guarded(self, write: Callable[[], Any], final: bool) -> Any:
-        """Run ``write`` only if the deadline has not passed; a ``final`` write commits the request."""
-        self.check()
-        if final:
-            self.state = self.COMMITTED
-        try:
-            result = write()
-        except StoreBusy as error:
-            if not error.cut_short:  # the lock outlasted the store's own longest wait, not the deadline
-                raise
-            # The wait for another worker's lock ended at the deadline, before this write began.
-            self.state = self.EXPIRED
-            raise timed_out(self.seconds, self.changed) from None
-        self.changed = True
-        return result
-
-
-#: The deadline of the request this thread is handling (a context variable, so no Flask context is needed).
-_CURRENT_DEADLINE: ContextVar[Deadline | None] = ContextVar("diags_deadline", default=None)
-
-
-def current_deadline() -> Deadline | None:
-    """The deadline of the request being handled, if the time-out is on."""
-    return _CURRENT_DEADLINE.get()
-
-
-def wait_within_deadline(seconds: float) -> None:
-    """Sleep ``seconds``, or until the request's deadline if that comes first (then raise its 503)."""
-    deadline = current_deadline()
-    if deadline is None or deadline.state == Deadline.COMMITTED:
-        time.sleep(seconds)
-        return
-    time.sleep(min(seconds, deadline.remaining()))
-    deadline.check()
 
 
 class GuardedStore:
@@ -141,10 +61,20 @@ class GuardedStore:
             deadline = current_deadline()
             if deadline is None:
                 return attribute(*args, **kwargs)
-            if name in WRITES:
-                return deadline.guarded(lambda: attribute(*args, **kwargs), final=name in FINAL_WRITES)
             deadline.check()
-            return attribute(*args, **kwargs)
+            if name not in WRITES:
+                return attribute(*args, **kwargs)
+            if name in FINAL_WRITES:
+                deadline.state = Deadline.COMMITTED
+            try:
+                result = attribute(*args, **kwargs)
+            except StoreBusy as error:
+                if not error.cut_short:  # the lock outlasted the store's own longest wait, not the deadline
+                    raise
+                # The wait for another worker's lock ended at the deadline, before this write began.
+                raise deadline.expire() from None
+            deadline.changed = True
+            return result
 
         return guarded
 
@@ -179,45 +109,25 @@ class CappedInput:
         return self._counted(self.stream.readline(-1 if size is None else size))
 
 
-class LimitsMiddleware:
-    """WSGI middleware around the Flask app: caps streamed bodies and starts the request's deadline."""
+def timeout_stage(app: Flask, next_handler: Handler) -> Handler:
+    """Cap a streamed body, and start the request's deadline (outside every stage that can wait)."""
+    config = app.config
 
-    def __init__(self, app: Flask, wsgi_app: WsgiApp) -> None:
-        self.app = app
-        self.wsgi_app = wsgi_app
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        config = self.app.config
+    def within_deadline(request: Request) -> Reply:
+        environ = request.environ
         limit = config.get("MAX_CONTENT_LENGTH")
         if limit is not None and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
             environ["wsgi.input"] = CappedInput(environ["wsgi.input"], int(limit))
         seconds = float(config.get("DIAGS_REQUEST_TIMEOUT") or 0)
         # The admin API is the test harness's, not a client's: a reset that regenerates a large data set
         # takes as long as that takes (its wait for running requests has a bound of its own).
-        if seconds <= 0 or environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
-            return self.wsgi_app(environ, start_response)
-        request_line = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
-        deadline = Deadline(seconds, request_line)
-        token = _CURRENT_DEADLINE.set(deadline)
-        try:
-            # Every database write of the request (store, faults, journal) waits for a lock no longer.
-            with lock_wait_until(deadline.expires_at):
-                return self.wsgi_app(environ, start_response)
-        finally:
-            _CURRENT_DEADLINE.reset(token)
+        if seconds <= 0 or request.path.startswith(ADMIN_PREFIX):
+            return next_handler(request)
+        # Every database write of the request (store, faults, journal) waits for a lock no longer.
+        with deadline_scope(Deadline(seconds, f"{request.method} {request.path}")):
+            return next_handler(request)
 
-
-def read_body(req: Request) -> bytes:
-    """The request's body, read within the body limit (a 413 past it), and kept for the journal."""
-    body = req.get_data(cache=True)
-    req.environ[BODY_KEY] = body
-    return body
-
-
-def body_if_read(environ: Environ) -> bytes | None:
-    """The body ``read_body`` read for this request; None if nothing read it (a 401, a GET)."""
-    body: bytes | None = environ.get(BODY_KEY)
-    return body
+    return within_deadline
 
 
 def url_bytes(environ: Environ) -> int:
@@ -241,13 +151,8 @@ def _header_name(key: str) -> str:
     return key.removeprefix(HTTP_PREFIX).replace("_", "-").title()
 
 
-def check_request_line() -> None:
-    """After authentication: 414 for a long URL, 400 for a query that is not UTF-8, 431 for large headers."""
-    check_request_head(request.environ, current_app.config)
-
-
 def check_request_head(environ: Environ, config: Mapping[str, Any]) -> None:
-    """``check_request_line``, for any request's WSGI environ and the app's settings."""
+    """414 for a long URL, 400 for a query that is not UTF-8, 431 for large headers."""
     max_url = int(config["DIAGS_MAX_URL_BYTES"])
     query = environ.get("QUERY_STRING", "")
     # Percent-encoding at most triples a path, so most requests need no exact measure.
@@ -275,12 +180,17 @@ def check_request_head(environ: Environ, config: Mapping[str, Any]) -> None:
 
 def guard_store(app: Flask) -> None:
     """Route the app's store through ``GuardedStore``; call once the services exist."""
-    found = app.extensions[SERVICES_EXTENSION]
-    if not isinstance(found.store, GuardedStore):
-        found.store = cast(Store, GuardedStore(found.store))
+    services = app.extensions[SERVICES_EXTENSION]
+    if not isinstance(services.store, GuardedStore):
+        services.store = cast(Store, GuardedStore(services.store))
 
 
-def init_app(app: Flask) -> None:
-    """Install the size checks (call after ``auth.init_app``: a 401 comes first) and the time-out."""
-    app.before_request(check_request_line)
-    app.wsgi_app = LimitsMiddleware(app, app.wsgi_app)  # type: ignore[method-assign]
+def head_stage(app: Flask, next_handler: Handler) -> Handler:
+    """Check the request's head (after authentication: a 401 comes first) against the limits."""
+    config = app.config
+
+    def within_limits(request: Request) -> Reply:
+        check_request_head(request.environ, config)
+        return next_handler(request)
+
+    return within_limits

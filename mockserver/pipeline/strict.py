@@ -15,14 +15,15 @@ import logging
 from typing import Any
 
 import orjson
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request
 from jsonschema.exceptions import best_match
+from werkzeug.exceptions import HTTPException
 
 import schemas
 
-from ..control.faults import DROP_KEY
 from ..core.config import is_api_path
 from ..core.responses import JSON_MIMETYPE, ApiError
+from ..core.wsgi import Handler, Reply, faults_triggered
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +71,6 @@ def check_body(schema: str, mimetype: str, body: bytes) -> None:
         raise Violation(schema, f"at {error.json_path}: {error.message}")
 
 
-def _is_checked(response: Response) -> bool:
-    if not current_app.config.get("DIAGS_STRICT"):
-        return False
-    path = request.path
-    if not is_api_path(path):
-        return False
-    if request.environ.get(DROP_KEY):
-        return False
-    return request.blueprint not in SKIPPED_BLUEPRINTS and request.method not in ("HEAD", "OPTIONS")
-
-
 def verdict(method: str, path: str, endpoint_is_resource: bool, status: int, mimetype: str,
             body: bytes) -> ApiError | None:
     """The logged 500 that replaces a response the schemas do not allow; ``None`` if they allow it."""
@@ -96,16 +86,31 @@ def verdict(method: str, path: str, endpoint_is_resource: bool, status: int, mim
     return None
 
 
-def _enforce(response: Response) -> Response:
-    if not _is_checked(response):
-        return response
-    injected_error = bool(g.get("diags_faults")) and response.status_code >= 400
-    endpoint_is_resource = request.blueprint == "api" and not injected_error
-    replacement = verdict(request.method, request.path, endpoint_is_resource, response.status_code,
-                          response.mimetype or "", response.get_data())
-    return response if replacement is None else replacement.response()
+def _blueprint(app: Flask, request: Request) -> str | None:
+    """The blueprint whose view answers ``request`` (as Flask's ``request.blueprint``), if any."""
+    try:
+        endpoint, _ = app.url_map.bind_to_environ(request.environ).match(method=request.method)
+    except HTTPException:
+        return None
+    return str(endpoint).rpartition(".")[0] or None
 
 
-def init_app(app: Flask) -> None:
-    """Check every API response when ``DIAGS_STRICT`` is true (read per request, so tests can flip it)."""
-    app.after_request(_enforce)
+def stage(app: Flask, next_handler: Handler) -> Handler:
+    """Check every API answer when ``DIAGS_STRICT`` is true (read per request, so tests can flip it)."""
+    config = app.config
+
+    def checked(request: Request) -> Reply:
+        reply = next_handler(request)
+        if (not config.get("DIAGS_STRICT") or not is_api_path(request.path) or reply.dropped
+                or request.method in ("HEAD", "OPTIONS")):
+            return reply
+        blueprint = _blueprint(app, request)
+        if blueprint in SKIPPED_BLUEPRINTS:
+            return reply
+        injected_error = bool(faults_triggered(request.environ)) and reply.status >= 400
+        endpoint_is_resource = blueprint == "api" and not injected_error
+        replacement = verdict(request.method, request.path, endpoint_is_resource, reply.status,
+                              reply.mimetype(), reply.body)
+        return reply if replacement is None else replacement.reply()
+
+    return checked

@@ -205,9 +205,9 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
 def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> Path | None:
     """Check the control-plane options and prepare the data (``prepare``); a folder to remove at the end."""
     from ..control.admin import is_loopback
-    from ..control.faults import FaultError, SqliteFaultBook, parse_faults
+    from ..control.faults import FaultError, parse_faults
     from ..services import open_database
-    from ..storage.sqlite import DatabaseError
+    from ..storage.sqlite import DatabaseError, SqliteFaultBook
     from . import prepare
 
     if args.workers < 1 or (args.workers > 1 and not args.db):

@@ -9,114 +9,35 @@ interpreter that gives all of it back when it exits:
 - filling a new database (``--db``), which the workers then share;
 - for the in-memory store, a large generated data set (``SNAPSHOT_MIN_DIAGS`` diagnostics or
   more) is written to a *snapshot*, a temporary SQLite file in the same format, and the worker
-  loads its store from it record by record (``services.load_snapshot``): it never holds the
+  loads its store from it record by record (``storage.startup.load_snapshot``): it never holds the
   data as Python objects, whose memory it would keep. A reset loads the snapshot again; a reset
   with a new seed has a child write that seed's snapshot (``seed_snapshot``) and loads it.
   Smaller data is generated in the worker, which is faster than starting a child.
+
+The child's work itself lives with the storage (``storage.snapshots``), which the admin API's
+reset uses too.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import shutil
-import sqlite3
-import sys
 import tempfile
-import uuid
-from collections.abc import Iterator
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import fixtures
-
-from ..services import load_fixture
+from ..storage.snapshots import (
+    PROGRESS_SHOWN_FROM,
+    PreparationError,
+    data_problem,
+    data_problem_apart,
+    print_progress,
+    seed_snapshot,
+)
 from ..storage.sqlite import Database, DatabaseError, SqliteStore
 
 #: From this many generated diagnostics on, the in-memory store is loaded from a snapshot.
 SNAPSHOT_MIN_DIAGS = 50_000
 SNAPSHOT_NAME = "start-data.sqlite"
-
-
-#: Data smaller than this is made in moments: its preparation prints no progress.
-PROGRESS_SHOWN_FROM = 50_000
-
-
-def print_progress(what: str, shown_from: int = 0) -> fixtures.ProgressCallback:
-    """A ``progress(done, total)`` that keeps one line on standard error: ``what: done of total (n%)``."""
-
-    def report(done: int, total: int) -> None:
-        if total >= shown_from:
-            print(f"\r{what}: {done:,} of {total:,} ({done * 100 // max(total, 1)}%)",
-                  end="" if done < total else "\n", file=sys.stderr, flush=True)
-
-    return report
-
-
-class PreparationError(Exception):
-    """The data cannot be prepared; the message says why, for the person who started the server."""
-
-
-def data_problem(settings: dict[str, Any], database_label: str) -> str | None:
-    """Check the fixture file and fill the new database named in ``settings``; why that failed, or None.
-
-    This loads or generates the whole data set, so ``prepare_data`` runs it in a child process.
-    ``database_label`` names the database in messages (``--db FILE``, or the snapshot).
-    """
-    path, database = settings["DIAGS_FIXTURES_PATH"], settings["DIAGS_DB"]
-    loaded: dict[str, Any] | None = None
-    if path:
-        try:
-            loaded = fixtures.load(path)
-        except (OSError, fixtures.FixtureError) as error:
-            return f"cannot use the fixture file {path}: {error}"
-    if database:
-        generating, writing = (print_progress(f"diags-kit mock: {step} {database_label}", PROGRESS_SHOWN_FROM)
-                               for step in ("generating", "writing"))
-        try:
-            store = SqliteStore(Database(database))
-            try:
-                store.initialize(lambda: loaded if loaded is not None else load_fixture(settings, generating),
-                                 int(settings["DIAGS_SEED"]), writing)
-            finally:
-                store.database.close()
-        except (DatabaseError, sqlite3.Error) as error:
-            return f"cannot use {database_label}: {error}"
-        except ValueError as error:
-            return f"cannot generate the data for {database_label}: {error}"
-    return None
-
-
-def _answer_data_problem(settings: dict[str, Any], database_label: str, answer: Connection) -> None:
-    problem = data_problem(settings, database_label)
-    # A broken pipe: the serving process was stopped meanwhile, and nobody is left to tell.
-    with contextlib.suppress(BrokenPipeError):
-        answer.send(problem)
-    answer.close()
-
-
-def data_problem_apart(settings: dict[str, Any], database_label: str) -> str | None:
-    """``data_problem`` in a fresh interpreter, which gives all the data's memory back when it exits."""
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_answer_data_problem, args=(settings, database_label, sender),
-                            name="diags-kit data")
-    child.start()
-    sender.close()
-    try:
-        problem: str | None = receiver.recv()
-    except EOFError:
-        problem = None  # it died without answering: its exit code says so below
-    except BaseException:
-        child.terminate()
-        raise
-    finally:
-        child.join()
-        receiver.close()
-    if child.exitcode != 0:
-        return f"preparing the data failed (exit code {child.exitcode}); its error is above"
-    return problem
 
 
 def wants_snapshot(settings: dict[str, Any]) -> bool:
@@ -157,21 +78,5 @@ def prepare_data(settings: dict[str, Any]) -> Path | None:
     return scratch
 
 
-#: What generating the data depends on, all that a child writing another seed's snapshot is given.
-GENERATION_SETTINGS = ("DIAGS_DEVICES", "DIAGS_DIAGS", "DIAGS_REFERENCE_TIME")
-
-
-@contextlib.contextmanager
-def seed_snapshot(settings: dict[str, Any], start_snapshot: str, seed: int) -> Iterator[str]:
-    """A snapshot of the data that ``seed`` generates, written by a child, removed when the block ends."""
-    path = Path(start_snapshot).with_name(f"seed-{seed}-{uuid.uuid4().hex}.sqlite")
-    child_settings = {**{name: settings[name] for name in GENERATION_SETTINGS}, "DIAGS_SEED": seed,
-                      "DIAGS_DB": str(path), "DIAGS_FIXTURE": None, "DIAGS_FIXTURES_PATH": None}
-    try:
-        problem = data_problem_apart(child_settings, f"the snapshot of seed {seed}")
-        if problem:
-            raise PreparationError(problem)
-        yield str(path)
-    finally:
-        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            leftover.unlink(missing_ok=True)
+__all__ = ["PROGRESS_SHOWN_FROM", "PreparationError", "data_problem", "data_problem_apart", "prepare_data",
+           "print_progress", "seed_snapshot", "wants_snapshot"]

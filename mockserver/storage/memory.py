@@ -9,88 +9,27 @@ server's threads.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any, Protocol
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
 
 import orjson
 
-Record = dict[str, Any]
-Device = dict[str, Any]
-
-ID_PREFIX = "diag-"
-#: A stored record as ``load`` takes it: its id, its device's id, and the record as ``pack`` writes it.
-Row = tuple[str, str, bytes]
-
-
-#: The monotonic instant past which the store call being made may no longer wait for a lock.
-_WAIT_UNTIL: ContextVar[float | None] = ContextVar("diags_lock_wait_until", default=None)
-
-
-class StoreBusy(RuntimeError):
-    """Another process held the store's lock for longer than the caller could wait; nothing changed."""
-
-    def __init__(self, waited: float, cut_short: bool = False) -> None:
-        super().__init__(f"the store stayed locked for {waited:g} s")
-        self.waited = waited
-        #: Whether ``lock_wait_until`` ended the wait before the store's own longest wait.
-        self.cut_short = cut_short
-
-
-@contextmanager
-def lock_wait_until(instant: float) -> Iterator[None]:
-    """Within the block, a store waits for another process's lock no later than ``instant``."""
-    token = _WAIT_UNTIL.set(instant)
-    try:
-        yield
-    finally:
-        _WAIT_UNTIL.reset(token)
-
-
-def lock_wait_seconds(longest: float) -> float:
-    """How long a store may wait for a lock now: ``longest``, or less inside ``lock_wait_until``."""
-    instant = _WAIT_UNTIL.get()
-    return longest if instant is None else min(max(instant - time.monotonic(), 0.0), longest)
-
-
-def pack(record: Record) -> bytes:
-    """``record`` as compact JSON bytes, sized to fit.
-
-    orjson hands back its bytes inside a buffer of several kilobytes: kept as they are, a million
-    records of ~500 bytes held ~5 GB. A copy through ``memoryview`` is exactly as long as the JSON.
-    """
-    return bytes(memoryview(orjson.dumps(record)))
-
-
-def sequence_of(record_id: str) -> int:
-    """The sequence number in an id of our own format (``diag-042`` is 42); 0 for any other id."""
-    digits = record_id.removeprefix(ID_PREFIX)
-    return int(digits) if record_id.startswith(ID_PREFIX) and digits.isascii() and digits.isdigit() else 0
-
-
-def format_id(sequence: int) -> str:
-    """The id of the ``sequence``-th record: ``diag-001``, ..., ``diag-1000``."""
-    return f"{ID_PREFIX}{sequence:03d}"
-
-
-class Store(Protocol):
-    """What the API needs from a store; every store passes the same tests."""
-
-    def device(self, device_id: str) -> Device | None: ...
-    def add_device(self, device: Device) -> Device: ...
-    def page(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[Record]]: ...
-    def page_json(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[bytes]]: ...
-    def get(self, record_id: str) -> Record | None: ...
-    def create(self, fields: Record) -> Record: ...
-    def update(self, record_id: str, changes: Record) -> Record: ...
-    def latest(self, device_id: str, diagnostic_type: str) -> Record | None: ...
-    def next_refresh(self, record_id: str) -> int: ...
-    def reset(self, fixture: dict[str, Any], seed: int | None = None) -> None: ...
-    def load(self, devices: Iterable[Device], rows: Iterable[Row]) -> None: ...
-    def seed(self) -> int | None: ...
-    def stats(self) -> dict[str, int]: ...
+from ..core.config import JOURNAL_SIZE
+from .base import (
+    Device,
+    Fault,
+    Outcome,
+    Record,
+    Row,
+    apply_fault,
+    format_id,
+    pack,
+    published,
+    roll,
+    sequence_of,
+)
 
 
 class MemoryStore:
@@ -209,3 +148,95 @@ class MemoryStore:
     def stats(self) -> dict[str, int]:
         with self._lock:
             return {"devices": len(self._devices), "diagnostics": len(self._records)}
+
+
+class MemoryFaultBook:
+    """The faults of one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._counts: dict[str, list[int]] = {}
+        self._last_id = 0
+
+    def add(self, faults: list[Fault]) -> list[Fault]:
+        with self._lock:
+            added = []
+            for fault in faults:
+                self._last_id += 1
+                added.append(Fault(**{**asdict(fault), "id": f"fault-{self._last_id}"}))
+            self._faults.extend(added)
+            self._counts.update({fault.id: [0, 0] for fault in added})
+        return added
+
+    def listing(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{**fault.to_json(), "matched": matched, "triggered": fired}
+                    for fault in self._faults for matched, fired in [self._counts[fault.id]]]
+
+    def remove(self, fault_id: str | None = None) -> int:
+        with self._lock:
+            kept = [fault for fault in self._faults if fault_id is not None and fault.id != fault_id]
+            removed = len(self._faults) - len(kept)
+            self._faults = kept
+        return removed
+
+    def armed(self) -> bool:
+        return bool(self._faults)
+
+    def outcome(self, method: str, path: str, seed: int, helpers: bool = False) -> Outcome:
+        result = Outcome()
+        with self._lock:
+            for fault in [fault for fault in self._faults if fault.helper_error == helpers]:
+                if not fault.matches(method, path):
+                    continue
+                counts = self._counts[fault.id]
+                counts[0] += 1
+                triggered, latency_ms = roll(fault, counts[0], seed)
+                if triggered:
+                    counts[1] += 1
+                    apply_fault(result, fault, latency_ms)
+                    if fault.times is not None and counts[1] >= fault.times:
+                        self._faults.remove(fault)
+        return result
+
+
+def _wanted(entry: dict[str, Any], method: str | None, status: int | None) -> bool:
+    return ((method is None or entry["method"] == method.upper())
+            and (status is None or entry["status"] == status))
+
+
+class MemoryJournal:
+    """The last ``size`` entries of this process."""
+
+    def __init__(self, size: int = JOURNAL_SIZE) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: deque[dict[str, Any]] = deque(maxlen=max(size, 0))
+        self._last_id = 0
+
+    def record(self, entry: dict[str, Any]) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._last_id += 1
+            entry["id"] = self._last_id
+            self._entries.append(entry)
+
+    def entries(self, method: str | None = None, status: int | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            newest_first = list(reversed(self._entries))
+        found = [entry for entry in newest_first if _wanted(entry, method, status)]
+        chosen = found if limit is None else found[:limit]
+        return [{"id": entry["id"], **published(entry)} for entry in chosen]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def clear(self) -> int:
+        with self._lock:
+            cleared = len(self._entries)
+            self._entries.clear()
+        return cleared

@@ -4,10 +4,10 @@ The file is in WAL mode, so readers never wait for the writer and a committed tr
 survives the process being killed (``synchronous=NORMAL`` only risks the last transactions on a
 power cut, which a mock can live with). Each thread has its own connection; every write is one
 ``BEGIN IMMEDIATE`` transaction, so a reset or a create is all there or not at all. A write waits
-for another process's lock up to ``BUSY_TIMEOUT_SECONDS``, or less inside ``store.lock_wait_until``
-(a request's deadline), then raises ``StoreBusy`` having changed nothing. What several
+for another process's lock up to ``BUSY_TIMEOUT_SECONDS``, or less when a request's
+deadline (``core.deadline``) comes first, then raises ``StoreBusy`` having changed nothing. What several
 workers must agree on lives in the file too: the id sequence, the refresh counters, the seed, the
-faults and the request journal (``faults`` and ``journal`` own those two tables' queries).
+faults (``SqliteFaultBook``) and the request journal (``SqliteJournal``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +25,22 @@ import orjson
 
 from fixtures import PROGRESS_STEP, ProgressCallback
 
-from .memory import Device, Record, Row, StoreBusy, format_id, lock_wait_seconds, sequence_of
+from ..core.config import JOURNAL_SIZE
+from ..core.deadline import seconds_left
+from .base import (
+    FIELDS,
+    Device,
+    Fault,
+    Outcome,
+    Record,
+    Row,
+    StoreBusy,
+    apply_fault,
+    format_id,
+    published,
+    roll,
+    sequence_of,
+)
 
 _T = TypeVar("_T")
 
@@ -131,7 +147,7 @@ class Database:
     @staticmethod
     def _begin_immediate(connection: sqlite3.Connection) -> None:
         """Take the write lock, waiting for another process's no longer than the caller may."""
-        wait = lock_wait_seconds(BUSY_TIMEOUT_SECONDS)
+        wait = seconds_left(BUSY_TIMEOUT_SECONDS)
         if wait != BUSY_TIMEOUT_SECONDS:
             connection.execute(f"PRAGMA busy_timeout = {round(wait * 1000)}")
         try:
@@ -354,3 +370,106 @@ class SqliteStore:
             devices = connection.execute("SELECT count(*) FROM devices").fetchone()[0]
             diagnostics = connection.execute(LAST_POSITION).fetchone()[0]
         return {"devices": int(devices), "diagnostics": int(diagnostics)}
+
+
+class SqliteFaultBook:
+    """The faults every worker sees: a table of the shared database, counters included."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def armed(self) -> bool:
+        # Another worker may add a fault at any time: only ``outcome``'s own query can tell.
+        return True
+
+    def _load(self, connection: Any) -> list[tuple[Fault, int, int]]:
+        rows = connection.execute("SELECT id, body, matched, fired FROM faults ORDER BY position").fetchall()
+        return [(Fault(**orjson.loads(body), id=fault_id), matched, fired)
+                for fault_id, body, matched, fired in rows]
+
+    def add(self, faults: list[Fault]) -> list[Fault]:
+        added = []
+        with self.database.write() as connection:
+            last = int(self.database.meta("last_fault") or 0)
+            for fault in faults:
+                last += 1
+                stored = Fault(**{**asdict(fault), "id": f"fault-{last}"})
+                body = orjson.dumps({name: getattr(stored, name) for name in FIELDS})
+                connection.execute("INSERT INTO faults (id, body) VALUES (?, ?)", (stored.id, body))
+                added.append(stored)
+            connection.execute("INSERT INTO meta VALUES ('last_fault', ?) ON CONFLICT (key) DO UPDATE "
+                               "SET value = excluded.value", (str(last),))
+        return added
+
+    def listing(self) -> list[dict[str, Any]]:
+        with self.database.read() as connection:
+            return [{**fault.to_json(), "matched": matched, "triggered": fired}
+                    for fault, matched, fired in self._load(connection)]
+
+    def remove(self, fault_id: str | None = None) -> int:
+        with self.database.write() as connection:
+            if fault_id is None:
+                return int(connection.execute("DELETE FROM faults").rowcount)
+            return int(connection.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount)
+
+    def outcome(self, method: str, path: str, seed: int, helpers: bool = False) -> Outcome:
+        result = Outcome()
+        # Most requests match no fault: find out without taking the write lock.
+        with self.database.read() as connection:
+            candidates = [fault for fault, _, _ in self._load(connection)
+                          if fault.helper_error == helpers and fault.matches(method, path)]
+        if not candidates:
+            return result
+        with self.database.write() as connection:
+            for fault, matched, fired in self._load(connection):
+                if fault.helper_error != helpers or not fault.matches(method, path):
+                    continue
+                triggered, latency_ms = roll(fault, matched + 1, seed)
+                fired += int(triggered)
+                if triggered and fault.times is not None and fired >= fault.times:
+                    connection.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
+                else:
+                    connection.execute("UPDATE faults SET matched = ?, fired = ? WHERE id = ?",
+                                       (matched + 1, fired, fault.id))
+                if triggered:
+                    apply_fault(result, fault, latency_ms)
+        return result
+
+
+class SqliteJournal:
+    """The last ``size`` entries of every worker, in the shared database."""
+
+    def __init__(self, database: Database, size: int = JOURNAL_SIZE) -> None:
+        self.database = database
+        self.size = size
+
+    def record(self, entry: dict[str, Any]) -> None:
+        if self.size <= 0:
+            return
+        with self.database.write() as connection:
+            cursor = connection.execute("INSERT INTO journal (method, status, entry) VALUES (?, ?, ?)",
+                                        (entry["method"], entry["status"], orjson.dumps(published(entry))))
+            oldest_kept = int(cursor.lastrowid or 0) - self.size + 1
+            connection.execute("DELETE FROM journal WHERE sequence < ?", (oldest_kept,))
+
+    def entries(self, method: str | None = None, status: int | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        clauses: list[str] = ["1"]
+        values: list[str | int] = []
+        if method is not None:
+            clauses.append("method = ?")
+            values.append(method.upper())
+        if status is not None:
+            clauses.append("status = ?")
+            values.append(status)
+        where = " AND ".join(clauses)
+        sql = f"SELECT sequence, entry FROM journal WHERE {where} ORDER BY sequence DESC LIMIT ?"
+        rows = self.database.connection().execute(sql, (*values, -1 if limit is None else limit)).fetchall()
+        return [{"id": sequence, **orjson.loads(raw)} for sequence, raw in rows]
+
+    def count(self) -> int:
+        return int(self.database.connection().execute("SELECT count(*) FROM journal").fetchone()[0])
+
+    def clear(self) -> int:
+        with self.database.write() as connection:
+            return int(connection.execute("DELETE FROM journal").rowcount)

@@ -1,8 +1,9 @@
-"""The fast lane answers exactly as the Flask path would, and steps aside whenever it could not.
+"""One pipeline: every request runs the stages of ``STAGES``; the router's direct views answer as Flask's.
 
-Every other test of the resource runs through the lane (it is on by default); here the same
-sequence of requests goes to an app with the lane and to one without it, and each answer, and
-the journal they leave, must be the same byte for byte.
+Every other test of the resource runs through the router's direct call of the views (it is on by
+default); here the same sequence of requests goes to an app that calls them directly and to one
+whose Flask dispatches them, and each answer, and the journal they leave, must be the same byte
+for byte.
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from listing import RESOURCE
-from werkzeug.test import EnvironBuilder
 
 import fixtures
-from mockserver import create_app
-from mockserver.control import faults
+from mockserver import create_app, pipeline
 from mockserver.core import config
-from mockserver.pipeline import lane
 
 TOKEN = "lane-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -52,12 +50,15 @@ REQUESTS: list[tuple[str, str, dict[str, str], bytes | None]] = [
     ("POST", RESOURCE, AUTH, json.dumps({**VALID, "device_id": "no-such-device"}).encode()),
     ("POST", RESOURCE, AUTH, b" " * (config.MAX_BODY_BYTES + 1)),
     ("POST", RESOURCE, {}, b"{not json"),
+    ("POST", RESOURCE, AUTH, b"device_id=" + DEVICE.encode() + b"&diagnostic_type=maintenance"),
+    ("HEAD", RESOURCE, AUTH, None),
+    ("DELETE", RESOURCE, AUTH, None),
     ("GET", RESOURCE + "?limit=3&offset=199", AUTH, None),
 ]
 
 
-def _app(fast_lane: bool, strict: bool = False) -> Flask:
-    return create_app({"TESTING": True, "DIAGS_TOKENS": [TOKEN], "DIAGS_FAST_LANE": fast_lane,
+def _app(direct: bool, strict: bool = False) -> Flask:
+    return create_app({"TESTING": True, "DIAGS_TOKENS": [TOKEN], "DIAGS_DIRECT_VIEWS": direct,
                        "DIAGS_STRICT": strict, "DIAGS_CLOCK": lambda: MOMENT})
 
 
@@ -65,8 +66,10 @@ def _answers(app: Flask) -> list[tuple[int, dict[str, str], bytes]]:
     client = app.test_client()
     answers = []
     for method, target, headers, body in REQUESTS:
+        form = body is not None and body.startswith(b"device_id=")
         response = client.open(target, method=method, headers=headers, data=body,
-                               content_type="application/json" if body is not None else None)
+                               content_type=None if body is None else
+                               "application/x-www-form-urlencoded" if form else "application/json")
         answers.append((response.status_code, dict(response.headers), response.get_data()))
     return answers
 
@@ -77,25 +80,15 @@ def _journal(app: Flask) -> list[dict[str, Any]]:
             for entry in entries]
 
 
-def find_lane(app: Flask) -> lane.FastLane | None:
-    """The lane among the app's WSGI middleware, if installed."""
-    layer: Any = app.wsgi_app
-    for _ in range(10):
-        if isinstance(layer, lane.FastLane):
-            return layer
-        layer = getattr(layer, "wsgi_app", None)
-    return None
-
-
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
-def test_the_lane_answers_as_flask_does_and_journals_the_same(strict: bool) -> None:
-    with_lane, without_lane = _app(True, strict), _app(False, strict)
-    assert find_lane(with_lane) is not None and find_lane(without_lane) is None
-    answers = _answers(with_lane)
-    assert answers == _answers(without_lane)
+def test_the_direct_views_answer_as_flask_does_and_journal_the_same(strict: bool) -> None:
+    direct, dispatched = _app(True, strict), _app(False, strict)
+    answers = _answers(direct)
+    assert answers == _answers(dispatched)
     statuses = [status for status, _, _ in answers]
-    assert set(statuses) == {200, 201, 400, 401, 404, 413, 414, 422, 431}
-    assert _journal(with_lane) == _journal(without_lane)
+    assert set(statuses) == {200, 201, 400, 401, 404, 405, 413, 414, 422, 431}
+    assert len(_journal(direct)) == len(REQUESTS)
+    assert _journal(direct) == _journal(dispatched)
 
 
 def _explode(*args: Any) -> Any:
@@ -110,12 +103,12 @@ def _record_missing_its_id(*args: Any) -> Any:
     (_explode, False, "Internal server error"),
     (_record_missing_its_id, True, "strict mode: response violates"),
 ], ids=["crash", "strict-violation"])
-def test_a_failure_in_the_lane_is_the_same_json_500(
+def test_a_failure_in_a_view_is_the_same_json_500_either_way(
     monkeypatch: pytest.MonkeyPatch, page_json: Any, strict: bool, expected: str
 ) -> None:
     answers = []
-    for fast_lane in (True, False):
-        app = _app(fast_lane, strict)
+    for direct in (True, False):
+        app = _app(direct, strict)
         monkeypatch.setattr(app.extensions["diags"].store.inner, "page_json", page_json)
         response = app.test_client().get(RESOURCE, headers=AUTH)
         answers.append((response.status_code, response.get_json()))
@@ -123,47 +116,27 @@ def test_a_failure_in_the_lane_is_the_same_json_500(
     assert answers[0][0] == 500 and answers[0][1]["detail"].startswith(expected)
 
 
-def _environ(method: str, target: str, content_type: str | None = None) -> dict[str, Any]:
-    return EnvironBuilder(path=target, method=method, content_type=content_type).get_environ()
+def test_the_stages_are_declared_once_in_order() -> None:
+    names = [name for name, _ in pipeline.STAGES]
+    assert len(set(names)) == len(names)
+    assert names[0] == "access log" and names[-1] == "reset gate"
+    place = names.index
+    assert place("errors") < place("authentication") < place("limits") < place("faults")
+    assert place("journal") < place("CORS") < place("strict mode") < place("errors")
 
 
-def test_the_lane_takes_the_resources_get_and_json_post() -> None:
-    found = find_lane(_app(True))
-    assert found is not None
-    assert found.takes(_environ("GET", RESOURCE))
-    assert found.takes(_environ("GET", RESOURCE.rstrip("/")))
-    assert found.takes(_environ("POST", RESOURCE, "application/json"))
-    assert found.takes(_environ("POST", RESOURCE))
-
-
-@pytest.mark.parametrize("method, target, content_type", [
-    ("HEAD", RESOURCE, None),
-    ("OPTIONS", RESOURCE, None),
-    ("DELETE", RESOURCE, None),
-    ("GET", RESOURCE + "extra", None),
-    ("GET", "/api/v1/openapi.json", None),
-    ("POST", RESOURCE, "application/x-www-form-urlencoded"),
-    ("POST", RESOURCE, "multipart/form-data; boundary=x"),
-])
-def test_the_lane_leaves_other_requests_to_flask(method: str, target: str, content_type: str | None) -> None:
-    found = find_lane(_app(True))
-    assert found is not None
-    assert not found.takes(_environ(method, target, content_type))
-
-
-def test_the_lane_steps_aside_while_a_fault_is_armed() -> None:
+def test_flask_runs_no_request_hooks_of_its_own() -> None:
     app = _app(True)
-    found = find_lane(app)
-    assert found is not None
-    faults.book(app).add(faults.parse_faults([{"path": "/elsewhere", "status": 500}]))
-    assert not found.takes(_environ("GET", RESOURCE))
-    faults.book(app).remove()
-    assert found.takes(_environ("GET", RESOURCE))
+    # The admin blueprint's own check of the admin token is its only hook: every other rule is a stage.
+    assert {key for key, hooks in app.before_request_funcs.items() if hooks} <= {"admin"}
+    assert not any(app.after_request_funcs.values()) and not any(app.teardown_request_funcs.values())
+    assert isinstance(app.wsgi_app, pipeline.Pipeline)
+    assert list(app.wsgi_app.handlers) == [name for name, _ in pipeline.STAGES]
 
 
-@pytest.mark.parametrize("settings", [
-    {"DIAGS_FAST_LANE": False},
-    {"DIAGS_CORS_ORIGINS": ["http://dashboard.example"]},
-])
-def test_the_lane_is_not_installed_when_turned_off_or_with_cors(settings: dict[str, Any]) -> None:
-    assert find_lane(create_app({"TESTING": True, **settings})) is None
+def test_a_stage_turned_off_costs_nothing() -> None:
+    handlers = create_app({"TESTING": True}).wsgi_app.handlers  # type: ignore[attr-defined]
+    # Off by default: the access log, CORS and the seed (no database) hand the request straight on.
+    assert handlers["access log"] is handlers["time-out"]
+    assert handlers["CORS"] is handlers["strict mode"]
+    assert handlers["seed"] is handlers["faults"]
