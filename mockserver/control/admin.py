@@ -36,7 +36,9 @@ bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 EXTENSION = "diags.gate"
 RESET_WAIT_SECONDS = 30.0
 MAX_DEVICES_PER_REQUEST = 10_000
-DEVICE_REQUIRED = ("id", "name", "serial")
+#: The admin API's schemas (``schemas/admin-*.schema.json``) that its handlers check bodies against.
+RESET_SCHEMA = "admin-reset-request"
+DEVICE_SCHEMA = "admin-device"
 
 
 def is_loopback(host: str) -> bool:
@@ -162,11 +164,10 @@ def get_state() -> Response:
 @bp.post("/reset")
 def reset() -> Response:
     body = _json_body(default={})
-    if not isinstance(body, dict) or set(body) - {"seed"}:
-        raise unprocessable("Send {} or {\"seed\": <integer>}.", {"body": ["Only 'seed' may be given."]})
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or abs(seed) > 2**62):
-        raise unprocessable("'seed' must be an integer.", {"seed": ["Must be an integer."]})
+    errors = faults.schema_errors(RESET_SCHEMA, body)
+    if errors:
+        raise unprocessable("Send {} or {\"seed\": <integer>}.", errors)
+    seed = None if body.get("seed") is None else int(body["seed"])  # JSON Schema's integers include 7.0
     config = current_app.config
     app_services = services()
     if app_services.snapshot is not None:  # large generated data, which this worker must not generate itself
@@ -249,16 +250,14 @@ def delete_fault(fault_id: str) -> Response:
     return json_response({"deleted": 1})
 
 
-def _check_devices(items: list[Any]) -> None:
+def _check_devices(body: Any, items: list[Any]) -> None:
     errors: dict[str, list[str]] = {}
+    if isinstance(body, dict) and "devices" in body and set(body) != {"devices"}:
+        errors["body"] = ["Only 'devices' may be given beside the list."]
     for index, item in enumerate(items):
-        where = f"[{index}]" if len(items) > 1 else "body"
-        if not isinstance(item, dict):
-            errors[where] = ["A device is a JSON object with id, name and serial."]
-            continue
-        for name in DEVICE_REQUIRED:
-            if not isinstance(item.get(name), str) or not item[name].strip():
-                errors[f"{where}.{name}" if len(items) > 1 else name] = ["Required: a non-empty string."]
+        for field, messages in faults.schema_errors(DEVICE_SCHEMA, item).items():
+            where = field if len(items) == 1 else f"[{index}]" if field == "body" else f"[{index}].{field}"
+            errors[where] = messages
     if errors:
         raise unprocessable("Invalid device(s): id, name and serial are required strings.", errors)
 
@@ -271,7 +270,7 @@ def add_devices() -> Response:
     if not isinstance(items, list) or not 0 < len(items) <= MAX_DEVICES_PER_REQUEST:
         raise bad_request(f"Send a device, a list of 1 to {MAX_DEVICES_PER_REQUEST} devices, "
                           'or {"devices": [...]}.')
-    _check_devices(items)
+    _check_devices(body, items)
     store = services().store
     with gate().exclusive():
         added = [store.add_device(item) for item in items]

@@ -19,12 +19,15 @@ runs, so nothing is half-written.
 from __future__ import annotations
 
 import contextlib
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from flask import Flask, Request, current_app
 from werkzeug.exceptions import HTTPException
+
+import schemas
 
 from ..core.config import ADMIN_PREFIX
 from ..core.deadline import wait_within_deadline
@@ -34,8 +37,11 @@ from ..services import services_of
 from ..storage.base import ANY, FIELDS, Fault, FaultBook
 from ..storage.startup import open_fault_book
 
-METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-MAX_LATENCY_MS = 60_000
+#: The schema of one fault definition (``schemas/admin-fault.schema.json``).
+FAULT_SCHEMA = "admin-fault"
+MESSAGE_LIMIT = 300
+#: Schema keywords that say how the fields of a fault go together (``parse_fault`` explains those itself).
+COMBINED_RULES = frozenset({"not", "if", "then", "else", "anyOf", "allOf", "oneOf"})
 EXTENSION = "diags.faults"
 
 
@@ -47,56 +53,30 @@ class FaultError(ValueError):
         self.errors = errors
 
 
-def _integer(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+def schema_errors(schema: str, document: Any, combined: bool = True) -> dict[str, list[str]]:
+    """Each way ``document`` breaks the admin API's schema ``schema``, by field (``body``: the whole).
 
-
-def _check_scope(raw: dict[str, Any], errors: dict[str, list[str]]) -> None:
-    method = raw.get("method", ANY)
-    if not isinstance(method, str) or (method.upper() not in METHODS and method != ANY):
-        errors["method"] = [f"Must be one of {', '.join(sorted(METHODS))} or '*'."]
-    path = raw.get("path", ANY)
-    if not isinstance(path, str) or not (path == ANY or path.startswith("/")):
-        errors["path"] = ["Must be '*' or a path starting with '/' (end it with '*' for a prefix)."]
-    elif path.startswith(ADMIN_PREFIX):
-        errors["path"] = ["The admin API cannot be faulted."]
-
-
-def _check_effects(raw: dict[str, Any], errors: dict[str, list[str]]) -> None:
-    latency, latency_max = raw.get("latency_ms", 0), raw.get("latency_max_ms")
-    if not _integer(latency, 0, MAX_LATENCY_MS):
-        errors["latency_ms"] = [f"Must be an integer from 0 to {MAX_LATENCY_MS}."]
-    if latency_max is not None and not (_integer(latency_max, 0, MAX_LATENCY_MS)
-                                        and _integer(latency, 0, latency_max)):
-        errors["latency_max_ms"] = [f"Must be an integer from latency_ms to {MAX_LATENCY_MS}."]
-    status = raw.get("status")
-    if status is not None and not _integer(status, 400, 599):
-        errors["status"] = ["Must be an error status from 400 to 599."]
-    rate = raw.get("rate", 1.0)
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-        errors["rate"] = ["Must be a number from 0 to 1."]
-    for name in ("drop", "helper_error"):
-        if not isinstance(raw.get(name, False), bool):
-            errors[name] = ["Must be true or false."]
-    times, seed = raw.get("times"), raw.get("seed")
-    if times is not None and not _integer(times, 1, 2**62):
-        errors["times"] = ["Must be a positive integer, or null for no limit."]
-    if seed is not None and not _integer(seed, -(2**62), 2**62):
-        errors["seed"] = ["Must be an integer, or null for the server's seed."]
+    Without ``combined``, only what each field is on its own: not the rules of how fields go together.
+    """
+    errors: dict[str, list[str]] = defaultdict(list)
+    for error in schemas.validator(schema).iter_errors(document):
+        if not combined and error.schema_path and error.schema_path[0] in COMBINED_RULES:
+            continue
+        field = str(error.absolute_path[0]) if error.absolute_path else "body"
+        errors[field].append(f"{error.json_path}: {error.message}"[:MESSAGE_LIMIT])
+    return dict(errors)
 
 
 def parse_fault(raw: Any) -> Fault:
-    """Check one fault definition (a JSON object); raise ``FaultError`` naming every bad field."""
-    if not isinstance(raw, dict):
-        raise FaultError({"body": ["A fault is a JSON object."]})
-    errors: dict[str, list[str]] = {}
-    unknown = sorted(set(raw) - set(FIELDS) - {"id"})
-    if unknown:
-        errors["body"] = [f"Unknown field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}."]
-    _check_scope(raw, errors)
-    _check_effects(raw, errors)
+    """Check one fault against its schema, then its fields together; ``FaultError`` names each bad field."""
+    errors = schema_errors(FAULT_SCHEMA, raw, combined=False)
     if not errors:
-        if raw.get("drop") and raw.get("status") is not None:
+        # How the fields go together, as the schema says (but naming the field at fault), and what it
+        # cannot say: that latency_max_ms is at least latency_ms.
+        latency, latency_max = raw.get("latency_ms", 0), raw.get("latency_max_ms")
+        if latency_max is not None and latency_max < latency:
+            errors["latency_max_ms"] = ["Must be at least latency_ms."]
+        elif raw.get("drop") and raw.get("status") is not None:
             errors["drop"] = ["Give either drop or status, not both."]
         elif raw.get("helper_error") and (raw.get("drop") or raw.get("status") is not None
                                           or raw.get("latency_ms") or raw.get("latency_max_ms")):
@@ -107,6 +87,9 @@ def parse_fault(raw: Any) -> Fault:
     if errors:
         raise FaultError(errors)
     fields = {name: raw[name] for name in FIELDS if name in raw}
+    for name, value in fields.items():
+        if isinstance(value, float) and name != "rate":
+            fields[name] = int(value)  # JSON Schema's integers include 5.0
     fields["method"] = fields.get("method", ANY).upper()
     fields["rate"] = float(fields.get("rate", 1.0))
     return Fault(**fields)
