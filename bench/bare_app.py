@@ -2,7 +2,7 @@
 
 ``GET`` or ``POST /bare/<size>`` answers ``size`` bytes of JSON and does nothing else, so the
 benchmark can set the mock's throughput against what Flask and the server cost on their own for
-a body of the same size. It runs through ``mockserver.server.serve`` with only the app factory
+a body of the same size. It runs through ``mockserver.serving.server.serve`` with only the app factory
 swapped, so the two share every server option::
 
     python -m bench.bare_app --port 8001 --threads 2 [--no-access-log]
@@ -18,8 +18,8 @@ from functools import lru_cache
 
 from flask import Flask, Response
 
-from mockserver.access_log import AccessLog
-from mockserver.server import CONFIG_VARIABLE, ServerOptions, serve
+from mockserver.pipeline.access_log import AccessLog
+from mockserver.serving.server import CONFIG_VARIABLE, ServerOptions, serve
 
 FACTORY = f"{__name__}:create_bare_app"
 #: Bodies larger than this are refused, so a bad request cannot make the yardstick allocate much.

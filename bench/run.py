@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mockserver.server import ServerOptions
+from mockserver.serving.server import ServerOptions
 
 from . import report, scale
 from .load import Bounds, pick_generator, require_loopback

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import fixtures
-from mockserver.store import MemoryStore
+from mockserver.storage.memory import MemoryStore
 
 from .measure import Comparison, Plan, Series, compare
 from .probe import discover

@@ -11,22 +11,12 @@ from typing import Any
 
 from flask import Flask
 
-from . import (
-    access_log,
-    admin,
-    api,
-    auth,
-    cors,
-    docs,
-    errors,
-    faults,
-    journal,
-    lane,
-    limits,
-    services,
-    strict,
-)
-from .config import DEFAULTS
+from . import pipeline, services
+from .api import docs
+from .api import resource as api
+from .control import admin, faults, journal
+from .core.config import DEFAULTS
+from .pipeline import errors, limits
 
 
 class MockFlask(Flask):
@@ -41,25 +31,24 @@ class MockFlask(Flask):
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the mock: its settings are ``config.DEFAULTS`` overridden by ``config``."""
+    """Build the mock: its settings are ``config.DEFAULTS`` overridden by ``config``.
+
+    Every request runs through the stages of ``pipeline.STAGES``; Flask routes what the pipeline's
+    router does not answer itself, and has no request hooks of its own.
+    """
     app = MockFlask(__name__)
     app.config.update(DEFAULTS)
     if config:
         app.config.update(config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
-    errors.init_app(app)
-    auth.init_app(app)  # first: a 401 precedes every other answer
-    services.init_app(app)
-    limits.guard_store(app)
-    lane.init_app(app)  # before limits: the lane runs inside the time-out's middleware
-    limits.init_app(app)
-    cors.init_app(app)  # an allowed preflight is answered before authentication
-    faults.init_app(app)  # after limits: its middleware must be outside theirs
+    services.init_app(app)  # the store, the clock, the seed
+    limits.guard_store(app)  # every store call asks the request's deadline
+    faults.init_app(app)
     journal.init_app(app)
-    admin.init_app(app)  # after faults: a fault's latency is spent outside the reset gate
+    admin.init_app(app)
+    errors.init_app(app)  # JSON for what Flask's routing and the admin and docs views raise
     app.register_blueprint(api.bp)
     app.register_blueprint(docs.bp)
-    strict.init_app(app)
-    access_log.init_app(app)  # last: the outermost layer sees every answer, dropped ones included
+    pipeline.init_app(app)  # last: the pipeline wraps the app as it now stands
     return app

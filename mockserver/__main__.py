@@ -1,5 +1,5 @@
 """``python -m mockserver``: see ``cli``."""
 
-from .cli import main
+from .serving.cli import main
 
 main()

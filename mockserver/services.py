@@ -13,11 +13,10 @@ from typing import Any
 
 from flask import Flask, current_app
 
-import fixtures
-from fixtures import ProgressCallback
-
-from .sqlite_store import Database, SqliteStore, clear_runtime
-from .store import MemoryStore, Store
+from .storage.base import Store
+from .storage.memory import MemoryStore
+from .storage.sqlite import Database
+from .storage.startup import load_fixture, load_snapshot, open_database
 
 EXTENSION = "diags"
 
@@ -39,48 +38,6 @@ class Services:
     #: The fixture file the data being served was read from; None for generated data (after a reset
     #: with a seed too).
     fixtures_path: str | None = None
-
-
-def load_fixture(config: dict[str, Any], progress: ProgressCallback | None = None) -> dict[str, Any]:
-    """The data to start from: a given fixture, a fixture file, or data generated from the seed.
-
-    ``progress(done, total)`` hears how a generation goes (see ``fixtures.generate``).
-    """
-    if config.get("DIAGS_FIXTURE") is not None:
-        fixture: dict[str, Any] = config["DIAGS_FIXTURE"]
-        return fixture
-    if config.get("DIAGS_FIXTURES_PATH"):
-        return fixtures.load(config["DIAGS_FIXTURES_PATH"])
-    wanted = (
-        config["DIAGS_SEED"], config["DIAGS_DEVICES"], config["DIAGS_DIAGS"], config["DIAGS_REFERENCE_TIME"]
-    )
-    defaults = (fixtures.DEFAULT_SEED, fixtures.DEFAULT_DEVICES, fixtures.DEFAULT_DIAGS,
-                fixtures.DEFAULT_REFERENCE_TIME)
-    if wanted == defaults:
-        return fixtures.default()
-    return fixtures.generate(*wanted, progress=progress)
-
-
-def load_snapshot(store: Store, path: str) -> None:
-    """Fill ``store`` from a snapshot (``prepare``), record by record: no object of the data is kept."""
-    snapshot = SqliteStore(Database(path))
-    try:
-        store.load(snapshot.devices(), snapshot.rows())
-    finally:
-        snapshot.database.close()
-
-
-def open_database(config: dict[str, Any]) -> SqliteStore:
-    """The SQLite store of ``DIAGS_DB``, filled from the fixture if the file is new.
-
-    Unless the serving process has already done it for its workers (``DIAGS_DB_PREPARED``), the
-    faults and the request journal of an earlier run are cleared: only the data outlives a restart.
-    """
-    store = SqliteStore(Database(config["DIAGS_DB"]))
-    store.initialize(lambda: load_fixture(config), int(config["DIAGS_SEED"]))
-    if not config.get("DIAGS_DB_PREPARED"):
-        clear_runtime(store.database)
-    return store
 
 
 def init_app(app: Flask) -> None:
@@ -114,14 +71,14 @@ def init_app(app: Flask) -> None:
 
 def services_of(app: Flask) -> Services:
     """``app``'s services, outside a request."""
-    found: Services = app.extensions[EXTENSION]
-    return found
+    of_app: Services = app.extensions[EXTENSION]
+    return of_app
 
 
 def services() -> Services:
     """The current app's services."""
-    found: Services = current_app.extensions[EXTENSION]
-    return found
+    current: Services = current_app.extensions[EXTENSION]
+    return current
 
 
 def freeze_long_lived_objects() -> None:
@@ -140,3 +97,7 @@ def refreeze_after_reset() -> None:
     """After a reset, freeze the new data too, in a process that froze before (never in tests)."""
     if gc.get_freeze_count():
         freeze_long_lived_objects()
+
+
+__all__ = ["EXTENSION", "Services", "freeze_long_lived_objects", "init_app", "load_fixture", "load_snapshot",
+           "open_database", "refreeze_after_reset", "services", "services_of"]

@@ -380,7 +380,7 @@ def start(settings: Mapping[str, Any], folder: Path, relative_to: Path | None = 
             return mock
         mock.stop()
         this_attempt = log_path.read_bytes()[written_before:].decode("utf-8", "replace")
-        if "Address already in use" not in this_attempt:  # else another process took the port: try another
+        if "already in use" not in this_attempt:  # else another process took the port: try another
             break
     raise MockError(f"the mock exited with code {process.returncode} before answering; "
                     f"command: {' '.join(command)}{mock._log_note()}")

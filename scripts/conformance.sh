@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Schemathesis as a peer check of our OpenAPI documents, of the mock, and of the contract document itself.
 #
-# Three runs, each with every phase (examples, coverage, fuzzing, stateful), positive and negative data and every
+# Four runs, each with every phase (examples, coverage, fuzzing, stateful), positive and negative data and every
 # check:
 #   1. the mock's document (openapi.json) against the mock (strict mode: every response is also checked against
 #      schemas/ inside it), with scripts/schemathesis.toml;
 #   2. the contract's document (contract.openapi.json, as the mock serves it) against the mock;
 #   3. the contract's document, bundled to a file, against the independent reference server of
-#      tests/contract_servers/, as a peer tool would run it against staging.
+#      tests/contract_servers/, as a peer tool would run it against staging;
+#   4. the mock's document again, on its admin API only (tag "admin", at /__admin/ beside the API), last,
+#      since its resets and faults would sabotage the runs before it.
 # Runs 2 and 3 use scripts/contract.schemathesis.toml. Each server is started on a free loopback port and stopped
 # at the end. The exit status is the first failing run's (all runs are made). Settings (environment):
 #   MAX_EXAMPLES   test cases per operation and phase (default 100)
@@ -23,6 +25,7 @@ MAX_EXAMPLES=${MAX_EXAMPLES:-100}
 SEED=${SEED:-42}
 TIME_LIMIT=${TIME_LIMIT:-900}
 TOKEN=conformance-token
+ADMIN_TOKEN=conformance-admin-token
 READY_TRIES=150 # x 0.2 s
 
 python="$VENV/bin/python"
@@ -76,7 +79,7 @@ run_schemathesis() {
     echo "== conformance: $name" >&2
     timeout "$TIME_LIMIT" "$VENV/bin/schemathesis" --config-file "$config" run "$document" \
         --url "$url" \
-        --header "Authorization: Bearer $TOKEN" \
+        --header "Authorization: Bearer ${BEARER:-$TOKEN}" \
         --phases examples,coverage,fuzzing,stateful \
         --mode all \
         --checks all \
@@ -91,7 +94,8 @@ run_schemathesis() {
 
 mock_port=$(free_port)
 mock="http://127.0.0.1:$mock_port/api/v1"
-"$python" -m mockserver serve --host 127.0.0.1 --port "$mock_port" --token "$TOKEN" --strict --no-access-log &
+"$python" -m mockserver serve --host 127.0.0.1 --port "$mock_port" --token "$TOKEN" --admin-token "$ADMIN_TOKEN" \
+    --strict --no-access-log &
 pids+=($!)
 wait_ready "$mock/openapi.json" "${pids[-1]}" "the mock"
 
@@ -110,4 +114,7 @@ run_schemathesis contract-document-on-the-mock scripts/contract.schemathesis.tom
     --exclude-checks unsupported_method
 run_schemathesis contract-document-on-the-reference-server scripts/contract.schemathesis.toml \
     "$work/contract.openapi.json" "$reference" --exclude-checks unsupported_method
+# The admin API, with its own token: faults never touch it.
+BEARER=$ADMIN_TOKEN run_schemathesis admin-api scripts/schemathesis.toml "$mock/openapi.json" "http://127.0.0.1:$mock_port" \
+    --include-tag admin
 exit "$status"

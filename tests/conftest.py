@@ -11,7 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from mockserver import cli, create_app, server
+from mockserver import create_app
+from mockserver.serving import cli, server
 
 TOKEN = "test-token"
 

@@ -22,7 +22,7 @@ import pytest
 import requests
 from listing import RESOURCE
 
-from mockserver.cli import ENV_PREFIX
+from mockserver.serving.cli import ENV_PREFIX
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]

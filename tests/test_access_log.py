@@ -10,7 +10,8 @@ import pytest
 from flask import Flask
 from listing import RESOURCE
 
-from mockserver import access_log, create_app
+from mockserver import create_app
+from mockserver.pipeline import access_log
 
 TOKEN = "a-secret-token-of-some-length"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -20,8 +21,9 @@ LINE = re.compile(r'\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] (\S+) "(\S+) (\
 def _logged_app(**settings: Any) -> tuple[Flask, io.StringIO]:
     app = create_app({"TESTING": True, "DIAGS_TOKENS": [TOKEN], "DIAGS_ACCESS_LOG": True, **settings})
     stream = io.StringIO()
-    assert isinstance(app.wsgi_app, access_log.AccessLog)
-    app.wsgi_app.stream = stream
+    logged = app.wsgi_app.handlers["access log"]  # type: ignore[attr-defined]
+    assert isinstance(logged, access_log.Logged)
+    logged.log.stream = stream
     return app, stream
 
 
@@ -68,6 +70,6 @@ def test_a_dropped_connection_is_logged_without_a_status() -> None:
 
 def test_the_app_logs_nothing_unless_asked(capsys: pytest.CaptureFixture[str]) -> None:
     app = create_app({"TESTING": True, "DIAGS_TOKENS": [TOKEN]})
-    assert not isinstance(app.wsgi_app, access_log.AccessLog)
+    assert not isinstance(app.wsgi_app.handlers["access log"], access_log.Logged)  # type: ignore[attr-defined]
     app.test_client().get(RESOURCE, headers=AUTH)
     assert capsys.readouterr().out == ""

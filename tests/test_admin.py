@@ -16,9 +16,10 @@ from flask.testing import FlaskClient
 from listing import RESOURCE
 
 import fixtures
+import schemas
 from mockserver import create_app
-from mockserver.admin import ResetGate, is_loopback
-from mockserver.responses import ApiError
+from mockserver.control.admin import ResetGate, is_loopback
+from mockserver.core.responses import ApiError
 
 TOKEN = "test-token"  # conftest's API token
 ADMIN_TOKEN = "admin-secret"
@@ -386,3 +387,19 @@ def test_bad_devices_are_refused_and_none_is_added(client: FlaskClient, body: An
     assert answer.status_code == status
     assert "detail" in answer.get_json()
     assert client.get("/__admin/state").get_json()["devices"] == before
+
+
+def test_a_seed_written_as_a_whole_number_with_a_point_is_that_seed(client: FlaskClient) -> None:
+    # JSON Schema's integers (the reset schema's) include 7.0; the data is the data of seed 7.
+    answer = client.post("/__admin/reset", json={"seed": 7.0})
+    assert (answer.status_code, answer.get_json()["seed"]) == (200, 7)
+
+
+@pytest.mark.parametrize("body", [
+    {"devices": [{"id": "d-x", "name": "N", "serial": "S"}], "more": 1},
+    [None, None],
+    {"id": "d-y", "name": "N", "serial": "S", "extra": 2**70},
+])
+def test_the_devices_schema_is_what_the_mock_takes(client: FlaskClient, body: Any) -> None:
+    assert not schemas.validator("admin-devices-request").is_valid(body)
+    assert client.post("/__admin/devices", json=body).status_code in (400, 422)

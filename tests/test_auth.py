@@ -11,8 +11,8 @@ from werkzeug.test import TestResponse
 
 import schemas
 from mockserver import create_app
-from mockserver.auth import check_bearer
-from mockserver.responses import ApiError
+from mockserver.core.responses import ApiError
+from mockserver.pipeline.auth import check_bearer
 
 TOKENS = ["first-token", "second-token"]
 MINIMAL = {"device_id": "device-12345", "diagnostic_type": "maintenance"}

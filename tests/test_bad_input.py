@@ -27,8 +27,8 @@ from listing import RESOURCE, count, reader
 from live import serve
 
 import fixtures
-from mockserver import config
-from mockserver.server import HTTP1_BUFFER_BYTES
+from mockserver.core import config
+from mockserver.serving.server import HTTP1_BUFFER_BYTES
 
 DEVICE_ID = fixtures.DOCUMENTED_DEVICE_ID
 VALID = {"device_id": DEVICE_ID, "diagnostic_type": "maintenance"}
@@ -389,7 +389,7 @@ def test_what_granian_refuses_before_the_app_gets_a_4xx_without_a_body(
     server: int, data: bytes, status: int
 ) -> None:
     # granian (hyper) answers these itself: the status is right, the body is empty, the connection closes.
-    # No setting of granian changes that; only the read buffer can be raised (see mockserver.server).
+    # No setting of granian changes that; only the read buffer can be raised (see mockserver.serving.server).
     response = _exchange(server, data)
     assert response.status == status
     assert response.body == b""

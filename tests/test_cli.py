@@ -13,7 +13,9 @@ import pytest
 from listing import RESOURCE
 
 import fixtures
-from mockserver import cli, config, create_app, server
+from mockserver import create_app
+from mockserver.core import config
+from mockserver.serving import cli, server
 
 
 def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:

@@ -8,7 +8,8 @@ import pytest
 from flask.testing import FlaskClient
 from listing import RESOURCE
 
-from mockserver import cli, create_app
+from mockserver import create_app
+from mockserver.serving import cli
 
 DASHBOARD = "http://localhost:3000"
 PREFLIGHT = {"Origin": DASHBOARD, "Access-Control-Request-Method": "GET",

@@ -16,9 +16,9 @@ import fixtures
 import schemas
 from fixtures.health import Thresholds, assess
 from mockserver import create_app
-from mockserver.diagnostics import DEFAULT_CONFIG, HelperConfigError, parse_config, refresh_devices
+from mockserver.api.diagnostics import DEFAULT_CONFIG, HelperConfigError, parse_config, refresh_devices
 from mockserver.services import services
-from mockserver.store import MemoryStore
+from mockserver.storage.memory import MemoryStore
 
 NOW = datetime(2024, 2, 1, 9, 0, 0, tzinfo=UTC)
 NOW_TEXT = "2024-02-01T09:00:00Z"

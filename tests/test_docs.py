@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from listing import RESOURCE
 
 import schemas
-from mockserver import docs
+from mockserver.api import docs
 
 DOCUMENT = "/api/v1/openapi.json"
 CONTRACT_DOCUMENT = "/api/v1/contract.openapi.json"

@@ -11,12 +11,16 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from listing import RESOURCE
 
 import fixtures
 import schemas
-from mockserver import cli
-from mockserver.faults import DROPPED_LENGTH, Fault, FaultError, parse_fault, parse_faults, roll
+from mockserver.control.faults import FaultError, parse_fault, parse_faults
+from mockserver.pipeline import DROPPED_LENGTH
+from mockserver.serving import cli
+from mockserver.storage.base import FIELDS, Fault, roll
 
 DEVICE = fixtures.DOCUMENTED_DEVICE_ID
 BODY = {"device_id": DEVICE, "diagnostic_type": "maintenance"}
@@ -291,7 +295,27 @@ def test_bad_start_up_options_stop_before_serving(
     def must_not_serve(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the server started")
 
-    monkeypatch.setattr("mockserver.server.serve", must_not_serve)
+    monkeypatch.setattr("mockserver.serving.server.serve", must_not_serve)
     with pytest.raises(SystemExit) as stopped:
         cli.main(["serve", "--no-access-log", *options])
     assert message in str(stopped.value)
+
+
+FAULT_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 700), st.integers(400, 599),
+                         st.sampled_from([0.5, 2.0, "*", "get", "FETCH", "/api/v1/*", "/__admin/x", "api"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(definition=st.dictionaries(st.sampled_from([*FIELDS, "id", "other"]), FAULT_VALUES, max_size=6))
+def test_a_fault_is_taken_exactly_when_its_schema_allows_it_and_its_latency_range(
+    definition: dict[str, Any]
+) -> None:
+    # The schema is the contract of POST /__admin/faults; its one rule beyond JSON Schema is the range.
+    latency, latency_max = definition.get("latency_ms", 0), definition.get("latency_max_ms")
+    allowed = schemas.validator("admin-fault").is_valid(definition) and (
+        latency_max is None or latency_max >= latency)
+    if allowed:
+        parse_fault(definition)
+    else:
+        with pytest.raises(FaultError):
+            parse_fault(definition)

@@ -15,7 +15,8 @@ from listing import RESOURCE
 
 import fixtures
 from mockserver import create_app
-from mockserver.journal import EXCERPT_CHARS, mask_authorization
+from mockserver.control.journal import mask_authorization
+from mockserver.storage.base import EXCERPT_CHARS
 
 TOKEN = "test-token"  # conftest's API token
 DEVICE = fixtures.DOCUMENTED_DEVICE_ID

@@ -11,7 +11,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from flask import Flask
@@ -21,8 +21,16 @@ from listing import RESOURCE, count, reader, records, walk
 from shared_db import another_worker_writing
 
 import fixtures
-from mockserver import admin, cli, config, create_app, diagnostics, limits, responses, sqlite_store
-from mockserver.responses import ApiError
+from mockserver import create_app
+from mockserver.api import diagnostics
+from mockserver.control import admin
+from mockserver.core import config, responses
+from mockserver.core.deadline import Deadline, deadline_scope
+from mockserver.core.responses import ApiError
+from mockserver.pipeline import limits
+from mockserver.serving import cli
+from mockserver.storage import sqlite as sqlite_store
+from mockserver.storage.base import Store
 
 VALID = {"device_id": fixtures.DOCUMENTED_DEVICE_ID, "diagnostic_type": "maintenance"}
 
@@ -365,29 +373,46 @@ def test_a_zero_time_out_turns_it_off(app_config: dict[str, Any], auth: dict[str
     assert client.post(RESOURCE, json=VALID, headers=auth).status_code == 201
 
 
-def _past(deadline: limits.Deadline) -> limits.Deadline:
+def _past(deadline: Deadline) -> Deadline:
     deadline.expires_at = time.monotonic() - 1
     return deadline
 
 
+class _RecordingStore:
+    """Two of a store's writes: ``create`` is what its request is for, ``update`` a status refresh."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def create(self, fields: dict[str, Any]) -> str:
+        self.writes.append("create")
+        return "stored"
+
+    def update(self, record_id: str, changes: dict[str, Any]) -> None:
+        self.writes.append("refresh")
+
+
 def test_a_write_that_began_before_the_deadline_wins() -> None:
-    deadline = limits.Deadline(60)
-    assert deadline.guarded(lambda: "stored", final=True) == "stored"
+    deadline = Deadline(60)
+    with deadline_scope(deadline):
+        assert limits.GuardedStore(cast(Store, _RecordingStore())).create({}) == "stored"
     _past(deadline).check()  # committed: it runs to its answer, however late
 
 
 def test_no_write_happens_after_the_deadline_has_passed() -> None:
-    deadline = limits.Deadline(60)
-    writes: list[str] = []
-    assert deadline.guarded(lambda: writes.append("refresh"), final=False) is None
-    with pytest.raises(ApiError) as raised:
-        _past(deadline).guarded(lambda: writes.append("create"), final=True)
+    recording = _RecordingStore()
+    store = limits.GuardedStore(cast(Store, recording))
+    with deadline_scope(Deadline(60)) as deadline:
+        assert store.update("diag-001", {}) is None
+        _past(deadline)
+        with pytest.raises(ApiError) as raised:
+            store.create({})
     assert raised.value.status == 503 and "refreshes made before it are kept" in raised.value.detail
-    assert writes == ["refresh"]
+    assert recording.writes == ["refresh"]
 
 
 def test_a_deadline_counts_down_from_its_start() -> None:
-    deadline = limits.Deadline(60)
+    deadline = Deadline(60)
     assert 59 < deadline.remaining() <= 60
     deadline.check()
     assert _past(deadline).remaining() == 0

@@ -13,9 +13,9 @@ from werkzeug.datastructures import MultiDict
 
 import schemas
 from contract_tests import strategies
-from mockserver import payload
-from mockserver.payload import SERVER_OWNED, checked_body, parse_json, read_body, validate_create
-from mockserver.responses import ApiError
+from mockserver.api import payload
+from mockserver.api.payload import SERVER_OWNED, checked_body, parse_body, parse_json, validate_create
+from mockserver.core.responses import ApiError
 
 DEPTH = 32
 VALID = {"device_id": "device-12345", "diagnostic_type": "maintenance"}
@@ -30,12 +30,12 @@ def error_of(call: Any, *args: Any) -> ApiError:
 
 
 def read_json(body: Any, mimetype: str = JSON) -> dict[str, Any]:
-    return read_body(mimetype, json.dumps(body).encode(), MultiDict(), DEPTH)
+    return parse_body(mimetype, json.dumps(body).encode(), MultiDict(), DEPTH)
 
 
 def read_form(pairs: dict[str, str]) -> dict[str, Any]:
     raw = urlencode(pairs).encode()
-    return read_body(FORM, raw, MultiDict(parse_qsl(raw.decode())), DEPTH)
+    return parse_body(FORM, raw, MultiDict(parse_qsl(raw.decode())), DEPTH)
 
 
 def test_parse_json_reads_an_object() -> None:
@@ -103,7 +103,7 @@ def test_the_data_parameter_form_encoded_is_unwrapped() -> None:
 def test_a_form_content_type_with_a_json_body_is_read_as_json() -> None:
     # What `curl -d '{...}'` sends when the Content-Type header is forgotten.
     raw = json.dumps(VALID).encode()
-    assert read_body(FORM, raw, MultiDict(), DEPTH) == VALID
+    assert parse_body(FORM, raw, MultiDict(), DEPTH) == VALID
 
 
 def test_a_json_suffix_content_type_is_json() -> None:
@@ -129,7 +129,7 @@ def test_a_data_string_that_does_not_hold_an_object_is_a_400(data: str) -> None:
 
 
 def test_an_unsupported_content_type_is_a_400_naming_it() -> None:
-    error = error_of(read_body, "text/plain", json.dumps(VALID).encode(), MultiDict(), DEPTH)
+    error = error_of(parse_body, "text/plain", json.dumps(VALID).encode(), MultiDict(), DEPTH)
     assert error.status == 400 and "text/plain" in error.detail
 
 

@@ -22,9 +22,16 @@ from shared_db import another_worker_writing
 
 import fixtures
 from fixtures import PROGRESS_STEP
-from mockserver.faults import SqliteFaultBook, parse_fault
-from mockserver.sqlite_store import BUSY_TIMEOUT_SECONDS, Database, DatabaseError, SqliteStore
-from mockserver.store import StoreBusy, lock_wait_until
+from mockserver.control.faults import parse_fault
+from mockserver.core.deadline import Deadline, deadline_scope
+from mockserver.storage.base import StoreBusy
+from mockserver.storage.sqlite import (
+    BUSY_TIMEOUT_SECONDS,
+    Database,
+    DatabaseError,
+    SqliteFaultBook,
+    SqliteStore,
+)
 
 TOKEN = "persistence-token"
 ADMIN_TOKEN = "persistence-admin"
@@ -137,7 +144,7 @@ def test_a_write_waits_for_another_lock_no_longer_than_it_may_and_changes_nothin
     before = store.stats()
     with another_worker_writing(path):
         started = time.monotonic()
-        with lock_wait_until(started + 0.2), pytest.raises(StoreBusy):
+        with deadline_scope(Deadline(0.2)), pytest.raises(StoreBusy):
             store.create(new_fields())
         assert 0.2 <= time.monotonic() - started < 2
     assert store.stats() == before
@@ -155,7 +162,7 @@ def test_a_lock_released_within_the_wait_is_taken(tmp_path: Path) -> None:
     releaser = threading.Timer(0.2, other.execute, args=("ROLLBACK",))
     releaser.start()
     try:
-        with lock_wait_until(time.monotonic() + 5):
+        with deadline_scope(Deadline(5)):
             assert store.create(new_fields())["id"] == "diag-002"
     finally:
         releaser.join()

@@ -16,8 +16,11 @@ from flask import Flask
 from listing import RESOURCE
 
 import fixtures
-from mockserver import admin, cli, create_app, prepare, server, services
-from mockserver.sqlite_store import Database, SqliteStore
+from mockserver import create_app, services
+from mockserver.control import admin
+from mockserver.serving import cli, prepare, server
+from mockserver.storage import snapshots
+from mockserver.storage.sqlite import Database, SqliteStore
 
 SEED, DEVICES, DIAGS = 3, 6, 40
 
@@ -200,10 +203,11 @@ def test_preparing_large_data_shows_its_progress(
     settings = {"DIAGS_SEED": SEED, "DIAGS_DEVICES": DEVICES, "DIAGS_DIAGS": DIAGS, "DIAGS_FIXTURE": None,
                 "DIAGS_REFERENCE_TIME": fixtures.DEFAULT_REFERENCE_TIME, "DIAGS_FIXTURES_PATH": None,
                 "DIAGS_DB": str(tmp_path / "small.db")}
-    assert prepare.data_problem(settings, "the small one") is None
+    assert snapshots.data_problem(settings, "the small one") is None
     assert capsys.readouterr().err == ""  # small data: done in moments, nothing to show
-    monkeypatch.setattr(prepare, "PROGRESS_SHOWN_FROM", DIAGS)
-    assert prepare.data_problem({**settings, "DIAGS_DB": str(tmp_path / "large.db")}, "the large one") is None
+    monkeypatch.setattr(snapshots, "PROGRESS_SHOWN_FROM", DIAGS)
+    large = {**settings, "DIAGS_DB": str(tmp_path / "large.db")}
+    assert snapshots.data_problem(large, "the large one") is None
     shown = capsys.readouterr().err
     total = DEVICES + DIAGS
     assert f"diags-kit mock: generating the large one: {total} of {total} (100%)\n" in shown

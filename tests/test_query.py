@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from mockserver.query import ListQuery, page_links, parse_list_query
-from mockserver.responses import ApiError
+from mockserver.api.query import ListQuery, page_links, parse_list_query
+from mockserver.core.responses import ApiError
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -19,7 +19,7 @@ from listing import RESOURCE, reader, records, walk
 from werkzeug.test import TestResponse
 
 import schemas
-from mockserver import faults
+from mockserver.control import faults
 from mockserver.services import services
 
 DEVICE = "device-12345"

@@ -29,6 +29,9 @@ DOCS_POST_REQUEST_BODY = example_request()
 DOCS_POST_RESPONSE = POST_EXAMPLE_RESPONSE
 
 EXPECTED_NAMES = [
+    "admin-deleted", "admin-device", "admin-devices-added", "admin-devices-listing", "admin-devices-request",
+    "admin-fault", "admin-fault-listed", "admin-faults-added", "admin-faults-listing", "admin-faults-request",
+    "admin-health", "admin-journal", "admin-reset-request", "admin-state",
     "any-error", "diag", "diag-create", "diag-create-data", "diag-create-wrapped", "diag-created",
     "diag-list", "error", "health-details", "issue",
 ]

@@ -23,7 +23,9 @@ from flask.testing import FlaskClient
 from listing import RESOURCE
 
 import fixtures
-from mockserver import auth, cli, config, create_app, server
+from mockserver import create_app
+from mockserver.core import bearer, config
+from mockserver.serving import cli, server
 
 API_PREFIX = "/api/v1"
 SECRET = "s3cret-token-for-security-tests"
@@ -65,7 +67,7 @@ def test_tokens_are_compared_in_constant_time_against_every_token(
         compared.append((left, right))
         return real_compare(left, right)
 
-    monkeypatch.setattr(auth.hmac, "compare_digest", recording_compare)
+    monkeypatch.setattr(bearer.hmac, "compare_digest", recording_compare)
     # No early exit on a match: the time taken does not say which token matched, or how many there are left.
     assert client.get(RESOURCE + "?limit=0", headers=good).status_code == 200
     assert [right for _, right in compared] == [SECRET.encode(), OTHER_SECRET.encode()]

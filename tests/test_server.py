@@ -23,7 +23,7 @@ from listing import RESOURCE, count, reader, records, walk
 from live import Server, start
 
 import fixtures
-from mockserver import server
+from mockserver.serving import server
 
 HOST = "127.0.0.1"
 TOKEN = "live-secret-token-5f2c"
@@ -275,7 +275,8 @@ def test_top_level_help_runs_as_a_module() -> None:
 
 FREEZE_PROBE = """
 import gc, json, os
-from mockserver import server, services
+from mockserver.serving import server
+from mockserver import services
 os.environ[server.CONFIG_VARIABLE] = json.dumps({"DIAGS_JOURNAL_SIZE": 0, "DIAGS_DEVICES": 4000,
                                                 "DIAGS_DIAGS": 20000})
 services.refreeze_after_reset()

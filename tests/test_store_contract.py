@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from mockserver.sqlite_store import Database, SqliteStore
-from mockserver.store import MemoryStore, Store, format_id, pack
+from mockserver.storage.base import Store, format_id, pack
+from mockserver.storage.memory import MemoryStore
+from mockserver.storage.sqlite import Database, SqliteStore
 
 StoreFactory = Callable[[dict[str, Any]], Store]
 

@@ -10,8 +10,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from listing import RESOURCE
 
-from mockserver import api, cli, faults, strict
+from mockserver.api import resource as api
+from mockserver.control import faults
+from mockserver.pipeline import strict
 from mockserver.services import services
+from mockserver.serving import cli
 
 NEW = {"device_id": "device-12345", "diagnostic_type": "maintenance"}
 

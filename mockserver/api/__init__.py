@@ -1,0 +1,1 @@
+"""The one resource: its views, query and payload checks, diagnostic refreshes, and the docs pages."""

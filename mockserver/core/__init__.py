@@ -1,0 +1,1 @@
+"""The parts every layer shares: settings, response bodies, time."""

@@ -1,0 +1,1 @@
+"""Where the data lives: the in-memory store and the SQLite one (``--db``)."""

@@ -1,0 +1,65 @@
+"""What a store starts from: the fixture (given, a file, or generated from the seed), a snapshot, a file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fixtures
+from fixtures import ProgressCallback
+
+from ..core.config import JOURNAL_SIZE
+from .base import FaultBook, Journal, Store
+from .memory import MemoryFaultBook, MemoryJournal
+from .sqlite import Database, SqliteFaultBook, SqliteJournal, SqliteStore, clear_runtime
+
+
+def load_fixture(config: dict[str, Any], progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """The data to start from: a given fixture, a fixture file, or data generated from the seed.
+
+    ``progress(done, total)`` hears how a generation goes (see ``fixtures.generate``).
+    """
+    if config.get("DIAGS_FIXTURE") is not None:
+        fixture: dict[str, Any] = config["DIAGS_FIXTURE"]
+        return fixture
+    if config.get("DIAGS_FIXTURES_PATH"):
+        return fixtures.load(config["DIAGS_FIXTURES_PATH"])
+    wanted = (
+        config["DIAGS_SEED"], config["DIAGS_DEVICES"], config["DIAGS_DIAGS"], config["DIAGS_REFERENCE_TIME"]
+    )
+    defaults = (fixtures.DEFAULT_SEED, fixtures.DEFAULT_DEVICES, fixtures.DEFAULT_DIAGS,
+                fixtures.DEFAULT_REFERENCE_TIME)
+    if wanted == defaults:
+        return fixtures.default()
+    return fixtures.generate(*wanted, progress=progress)
+
+
+def load_snapshot(store: Store, path: str) -> None:
+    """Fill ``store`` from a snapshot (``prepare``), record by record: no object of the data is kept."""
+    snapshot = SqliteStore(Database(path))
+    try:
+        store.load(snapshot.devices(), snapshot.rows())
+    finally:
+        snapshot.database.close()
+
+
+def open_database(config: dict[str, Any]) -> SqliteStore:
+    """The SQLite store of ``DIAGS_DB``, filled from the fixture if the file is new.
+
+    Unless the serving process has already done it for its workers (``DIAGS_DB_PREPARED``), the
+    faults and the request journal of an earlier run are cleared: only the data outlives a restart.
+    """
+    store = SqliteStore(Database(config["DIAGS_DB"]))
+    store.initialize(lambda: load_fixture(config), int(config["DIAGS_SEED"]))
+    if not config.get("DIAGS_DB_PREPARED"):
+        clear_runtime(store.database)
+    return store
+
+
+def open_fault_book(database: Database | None) -> FaultBook:
+    """The faults: in this process, or in ``database``, where every worker sees them."""
+    return SqliteFaultBook(database) if database is not None else MemoryFaultBook()
+
+
+def open_journal(database: Database | None, size: int = JOURNAL_SIZE) -> Journal:
+    """The request journal: in this process, or in ``database``, where every worker writes."""
+    return SqliteJournal(database, size) if database is not None else MemoryJournal(size)
