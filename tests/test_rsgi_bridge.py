@@ -16,10 +16,13 @@ import pytest
 from flask import Flask
 
 from mockserver import admin, server
+from mockserver.api import RESOURCE as RESOURCE_NAME
+from mockserver.config import API_PREFIX
 from mockserver.limits import Environ, StartResponse
 from mockserver.rsgi_bridge import RsgiBridge, call_wsgi
 
 STALL = object()  # a body part that never arrives
+RESOURCE = API_PREFIX + RESOURCE_NAME
 
 
 @dataclass
@@ -231,3 +234,34 @@ def test_the_mocks_requests_that_can_wait(app: Flask, tmp_path: Any, database: b
     with app.test_client() as admin_client:
         admin_client.post("/__admin/faults", json={"latency_ms": 10})
     assert waits(resource)
+
+
+def test_while_an_admin_request_holds_the_reset_gate_a_request_waits_in_a_thread_not_on_the_loop(
+    app: Flask, auth: dict[str, str]
+) -> None:
+    gate, mock = admin.gate(app), app.wsgi_app
+    holding, release = threading.Event(), threading.Event()
+
+    def resetting(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"].startswith(admin.ADMIN_PREFIX):
+            with gate.exclusive():  # as a reset does, for as long as the test says
+                holding.set()
+                assert release.wait(10)
+        return mock(environ, start_response)
+
+    served = bridge(resetting, may_wait=server.may_wait(app))
+    headers = FakeHeaders([("host", "localhost"), *((name.lower(), value) for name, value in auth.items())])
+
+    async def scenario() -> FakeProtocol:
+        reset = asyncio.create_task(served.__rsgi__(FakeScope(path="/__admin/state"), FakeProtocol()))
+        assert await asyncio.to_thread(holding.wait, 10)
+        page = FakeProtocol()
+        reading = asyncio.create_task(served.__rsgi__(FakeScope(path=RESOURCE, headers=headers), page))
+        for _ in range(5):  # the loop goes on running while the page waits at the gate
+            await asyncio.sleep(0.02)
+        assert page.status == 0
+        release.set()
+        await asyncio.wait_for(asyncio.gather(reset, reading), 10)
+        return page
+
+    assert asyncio.run(scenario()).status == 200
