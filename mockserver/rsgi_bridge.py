@@ -45,6 +45,10 @@ def _never(_environ: Environ) -> bool:
     return False
 
 
+def _unrecorded(_environ: Environ, _status: int, _seconds: float) -> None:
+    pass
+
+
 def body_timed_out(seconds: float) -> ApiError:
     """The 408 of a request whose body did not arrive in time."""
     return ApiError(408, f"The request body did not arrive within the mock's body time-out of {seconds:g} s; "
@@ -78,11 +82,14 @@ class RsgiBridge:
     """An RSGI app (``__rsgi__``) that serves ``wsgi_app`` as the module docstring says."""
 
     def __init__(self, wsgi_app: WsgiApp, *, threads: int, body_timeout: float, max_body: int | None,
-                 may_wait: Callable[[Environ], bool] = _never) -> None:
+                 may_wait: Callable[[Environ], bool] = _never,
+                 record_refusal: Callable[[Environ, int, float], None] = _unrecorded) -> None:
         self.wsgi_app = wsgi_app
         self.body_timeout = body_timeout if body_timeout > 0 else None
         self.max_body = max_body
         self.may_wait = may_wait
+        #: Told of an answer the app never saw (the 408), for the access log.
+        self.record_refusal = record_refusal
         self.pool = ThreadPoolExecutor(max_workers=max(threads, 1), thread_name_prefix="request")
         #: Requests handed to the pool and not yet answered (counted on the event loop).
         self.pooled = 0
@@ -166,6 +173,7 @@ class RsgiBridge:
             refusal = body_timed_out(self.body_timeout or 0)
             protocol.response_bytes(refusal.status, [("content-type", "application/json"),
                                                      ("connection", "close")], refusal.payload())
+            self.record_refusal(environ, refusal.status, self.body_timeout or 0)
             return None
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 from flask import Flask
 
 from . import create_app, faults
+from .access_log import AccessLog
 from .config import ADMIN_PREFIX, BODY_TIMEOUT_SECONDS
 from .limits import Environ
 from .rsgi_bridge import RsgiBridge
@@ -84,6 +86,17 @@ def may_wait(app: Flask) -> Callable[[Environ], bool]:
     return lambda environ: book.armed() or environ["PATH_INFO"].startswith(ADMIN_PREFIX)
 
 
+def record_refusal(app: Flask) -> Callable[[Environ, int, float], None]:
+    """A line in the app's access log, if it keeps one, for an answer the app never saw (the 408)."""
+    logged = app.wsgi_app
+
+    def record(environ: Environ, status: int, seconds: float) -> None:
+        if isinstance(logged, AccessLog):
+            logged.write(environ, str(status), time.perf_counter() - seconds)
+
+    return record
+
+
 def rsgi_app() -> RsgiBridge:
     """What granian's workers serve: the WSGI app of ``FACTORY_VARIABLE``, behind ``RsgiBridge``."""
     settings = json.loads(os.environ.get(CONFIG_VARIABLE, "{}"))
@@ -96,6 +109,7 @@ def rsgi_app() -> RsgiBridge:
         body_timeout=float(settings.get("DIAGS_BODY_TIMEOUT", BODY_TIMEOUT_SECONDS)),
         max_body=app.config.get("MAX_CONTENT_LENGTH"),
         may_wait=may_wait(app) if mock else lambda environ: False,
+        record_refusal=record_refusal(app),
     )
 
 

@@ -144,7 +144,12 @@ def test_a_stalled_body_gets_a_json_408_and_never_reaches_the_app() -> None:
         return echo_app(environ, start_response)
 
     protocol = FakeProtocol(b'{"a"', STALL)
-    serve(bridge(app, body_timeout=0.2), post(b'{"a": 1}'), protocol)
+    refusals: list[tuple[str, int, float]] = []
+    served = bridge(app, body_timeout=0.2,
+                    record_refusal=lambda environ, status, seconds: refusals.append(
+                        (environ["REQUEST_METHOD"], status, seconds)))
+    serve(served, post(b'{"a": 1}'), protocol)
+    assert refusals == [("POST", 408, 0.2)]
     assert protocol.status == 408
     assert ("connection", "close") in protocol.headers
     assert "time-out of 0.2 s" in json.loads(protocol.body)["detail"]

@@ -108,6 +108,8 @@ def test_stalled_clients_hold_up_no_one_and_a_stalled_body_gets_a_json_408(
             assert receive_all(client).startswith(b"HTTP/1.1 408")
         # Their places freed, the server goes on answering everyone.
         assert timed(session, "GET", live.resource).status_code == 200
+    refused = [line for line in live.log().splitlines() if f'"POST {RESOURCE} HTTP/1.1" 408 ' in line]
+    assert len(refused) == STALLED
 
 
 def test_a_body_sent_whole_within_the_time_out_is_served(live: Server) -> None:
