@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from mockserver.serving.server import ServerOptions
 
-from . import report, scale
+from . import report, scale, slow_clients
 from .load import Bounds, pick_generator, require_loopback
 from .measure import P99_TARGET_MS, Comparison, Plan, compare
 from .probe import answer_sizes, discover
@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--peer", action="append", default=[], metavar="NAME=URL",
         help="also load a peer on loopback with its one-record request, e.g. "
              "prism=http://127.0.0.1:4010/api/v1/inventory_device_diags/?limit=1")
+    add("--slow-clients", type=int, default=slow_clients.STALLED,
+        help="clients stalled mid-body (and as many mid-head) in the slow-client runs, 0 to skip them "
+             "(default %(default)s)")
     add("--startup-runs", type=int, default=3, help="start-up measurements (default %(default)s)")
     add("--scale-diags", type=int, default=scale.SCALE_DIAGS,
         help="diagnostics of the scale run, 0 to skip it (default %(default)s)")
@@ -146,11 +149,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         comparisons, peers = measure_servers(args, plan, log_dir)
         print("bench: start-up", file=sys.stderr, flush=True)
         startup = measure_startup(args.startup_runs, args.threads, not args.no_access_log, log_dir)
+        slow_lines = []
+        if args.slow_clients:
+            slow_lines = slow_clients.measure(plan, args.threads, not args.no_access_log, log_dir,
+                                              args.slow_clients)
         scale_lines = []
         if args.scale_diags:
             scale_lines = scale.run_scale(plan, args.scale_diags, args.scale_devices, args.threads,
                                           not args.no_access_log, log_dir, stores)
-    block = render(args, plan.generator, machine, comparisons, peers, startup, scale_lines)
+    block = render(args, plan.generator, machine, comparisons, peers, startup, slow_lines, scale_lines)
     print(block)
     if args.no_readme:
         return
@@ -168,6 +175,7 @@ def render(
     comparisons: list[Comparison],
     peers: list[tuple[str, Comparison]],
     startup: list[float],
+    slow_lines: list[str],
     scale_lines: list[str],
 ) -> str:
     logging = "off" if args.no_access_log else "on: the mock's own, the same middleware around the bare app"
@@ -199,6 +207,8 @@ def render(
     slow_p99 = [row.workload.name for row in comparisons if row.mock.p99_ms >= P99_TARGET_MS]
     if slow_p99:
         lines += ["", f"p99 at or over {P99_TARGET_MS:.0f} ms: {', '.join(slow_p99)}."]
+    if slow_lines:
+        lines += ["", *slow_lines]
     if scale_lines:
         lines += ["", *scale_lines]
     return "\n".join(lines) + "\n"

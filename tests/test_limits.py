@@ -446,6 +446,7 @@ LIMIT_OPTIONS = {
         "2.5",
         2.5,
     ),
+    "--body-timeout": ("DIAGS_BODY_TIMEOUT", "DIAGS_BODY_TIMEOUT", config.BODY_TIMEOUT_SECONDS, "3", 3.0),
 }
 
 
@@ -471,7 +472,8 @@ def test_the_documented_defaults() -> None:
         config.MAX_URL_BYTES,
         config.MAX_JSON_DEPTH,
         config.REQUEST_TIMEOUT_SECONDS,
-    ) == (1024 * 1024, 16 * 1024, 8 * 1024, 32, 10.0)
+        config.BODY_TIMEOUT_SECONDS,
+    ) == (1024 * 1024, 16 * 1024, 8 * 1024, 32, 10.0, 10.0)
 
 
 def test_a_limit_of_the_wrong_type_is_refused(clean_environment: pytest.MonkeyPatch) -> None:

@@ -188,7 +188,7 @@ def test_sigint_stops_cleanly(tmp_path: Path) -> None:
 def test_sigterm_stops_the_server_even_while_clients_hold_every_thread_with_stalled_uploads(
     tmp_path: Path,
 ) -> None:
-    # granian has no body read time-out: each of these holds a request thread until its client gives up.
+    # Each of these holds a coroutine reading its body until the body time-out (10 s by default).
     live = start_server(tmp_path / "serve.log", "--threads", "2")
     body = json.dumps({"device_id": "device-12345", "diagnostic_type": "maintenance"}).encode()
     head = (f"POST {RESOURCE} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {TOKEN}\r\n"

@@ -248,7 +248,8 @@ def test_a_port_taken_in_the_meantime_is_given_up_for_another(monkeypatch: pytes
             assert mock.port != taken.getsockname()[1]
             assert mock.state()["seed"] == 42
             assert mock.log_path is not None
-            assert f"port {taken.getsockname()[1]} on 127.0.0.1 is already in use" in mock.log_path.read_text()
+            busy = f"port {taken.getsockname()[1]} on 127.0.0.1 is already in use"
+            assert busy in mock.log_path.read_text()
 
 
 def test_the_pool_shares_a_server_per_settings_and_resolves_files(tmp_path: Path) -> None:

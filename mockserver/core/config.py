@@ -25,6 +25,8 @@ MAX_HEADER_BYTES = 16 * 1024
 MAX_URL_BYTES = 8 * 1024
 #: An API request still running after this many seconds gets a 503 with ``Retry-After``; 0: no time-out.
 REQUEST_TIMEOUT_SECONDS = 10.0
+#: A request whose body has not all arrived this many seconds after its head gets a 408.
+BODY_TIMEOUT_SECONDS = 10.0
 #: Requests the admin API's journal keeps (the newest); 0 turns the journal off.
 JOURNAL_SIZE = 1000
 #: The diagnostic helpers ``update_status=true`` runs, and their thresholds (``api.diagnostics``).
@@ -50,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "DIAGS_MAX_HEADER_BYTES": MAX_HEADER_BYTES,
     "DIAGS_MAX_URL_BYTES": MAX_URL_BYTES,
     "DIAGS_REQUEST_TIMEOUT": REQUEST_TIMEOUT_SECONDS,
+    # Read by the server (rsgi_bridge.py), which answers a body slower than this with a 408.
+    "DIAGS_BODY_TIMEOUT": BODY_TIMEOUT_SECONDS,
     # One line per request on standard output (access_log.py); ``serve`` turns it on.
     "DIAGS_ACCESS_LOG": False,
     # Strict mode (strict.py): every API answer checked against its schema; read per request.

@@ -11,9 +11,8 @@
   than the time that is left. Past it, the client gets a 503 with ``Retry-After``. The app runs
   in the server's own thread: a watchdog thread per request (an earlier design) answered on time
   even from inside a blocking call, but cost more than all the rest of a request together, and
-  nothing in the mock blocks anywhere but at those points. (The upload itself is not timed: a
-  client that sends less body than it announced holds its request thread until it gives up, as
-  granian has no body read time-out; the other threads serve everyone else.)
+  nothing in the mock blocks anywhere but at those points. (The upload is timed before the app
+  runs: ``rsgi_bridge`` reads the whole body under ``--body-timeout``, then calls the app.)
 - So that a 503 means "nothing happened", a store call past the deadline raises before it runs.
   A write that is the request's purpose (``create``, ``reset``, ``load``, ``add_device``) commits the
   request: from then on it runs to its answer, even late. The writes of a status refresh do not,

@@ -57,7 +57,10 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
               ("--max-json-depth", "MAX_JSON_DEPTH", int, config.MAX_JSON_DEPTH, "LEVELS",
                "a JSON body nested deeper gets a 400"),
               ("--request-timeout", "REQUEST_TIMEOUT", float, config.REQUEST_TIMEOUT_SECONDS, "SECONDS",
-               "an API request still running after this gets a 503 with Retry-After; 0: no time-out"))
+               "an API request still running after this gets a 503 with Retry-After; 0: no time-out"),
+              ("--body-timeout", "BODY_TIMEOUT", float, config.BODY_TIMEOUT_SECONDS, "SECONDS",
+               "a request whose body has not all arrived this long after its head gets a 408; "
+               "0: no time-out"))
     for option, env_name, kind, default, metavar, what in limits:
         parser.add_argument(option, type=kind, default=kind(_env(env_name, default)), metavar=metavar,
                             help=f"{what} (env DIAGS_{env_name}; default %(default)s)")
@@ -146,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_options(serve)
     _add_control_options(serve)
     serve.add_argument("--threads", type=int, default=int(_env("THREADS", 2)),
-                       help="request threads (env DIAGS_THREADS; default %(default)s)")
+                       help="threads for the requests that can wait (injected latency, a reset, --db); the "
+                            "others are answered on the event loop (env DIAGS_THREADS; default %(default)s)")
     serve.add_argument("--no-access-log", action="store_true",
                        default=str(_env("NO_ACCESS_LOG", "")).lower() in ("1", "true", "yes"),
                        help="do not log one line per request (env DIAGS_NO_ACCESS_LOG=1)")
@@ -188,6 +192,7 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
         "DIAGS_MAX_URL_BYTES": args.max_url_bytes,
         "DIAGS_MAX_JSON_DEPTH": args.max_json_depth,
         "DIAGS_REQUEST_TIMEOUT": args.request_timeout,
+        "DIAGS_BODY_TIMEOUT": args.body_timeout,
         "DIAGS_STRICT": args.strict,
     }
     helpers = _helper_config(args.helpers_config)

@@ -1,0 +1,217 @@
+"""Serving a WSGI app through granian's RSGI interface: the body is read in the event loop, under a deadline.
+
+Under granian's WSGI interface each request holds one of a few Python threads from its head to its
+answer, and a client that stops sending the body it announced holds that thread until it gives up:
+a handful of them stall every other client. Here the event loop reads the whole body first, as a
+coroutine that costs no thread, and gives up after ``body_timeout`` seconds with a JSON 408 (the
+connection is then closed). Only a complete request reaches the app.
+
+The app is then called inline, on the event loop: one request at a time per worker, with no
+hand-off between threads (which cost about half the throughput of a small app, and made the tail
+latency). Whatever can wait must not run there, since it would stop every other client: a request
+for which ``may_wait(environ)`` says so (for the mock: injected latency, the reset gate, a database
+lock) runs in a pool of ``threads`` threads instead. While any request runs in the pool, every new
+one goes there too, so an inline request never meets a lock or gate that a pooled one holds.
+
+The environ is the one granian's WSGI interface builds (headers met twice joined by ``,``, cookies
+by ``;``; the path decoded, as latin-1 characters of its UTF-8 bytes), minus a copy of the process
+environment. A body without ``Content-Length`` is read up to one byte past ``max_body``, so that the
+app still sees it is too large; a ``Content-Length`` over ``max_body`` is not read at all, and the
+app answers its 413 from the header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..core.responses import ApiError
+from ..core.wsgi import Environ, WsgiApp
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, str]]
+#: Request headers whose WSGI key has no ``HTTP_`` prefix.
+UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+_EMPTY = b""
+
+
+def _never(_environ: Environ) -> bool:
+    return False
+
+
+def _unrecorded(_environ: Environ, _status: int, _seconds: float) -> None:
+    pass
+
+
+def body_timed_out(seconds: float) -> ApiError:
+    """The 408 of a request whose body did not arrive in time."""
+    return ApiError(408, f"The request body did not arrive within the mock's body time-out of {seconds:g} s; "
+                         "send the whole body promptly (the connection is closed).")
+
+
+def call_wsgi(app: WsgiApp, environ: Environ) -> tuple[int, Headers, bytes]:
+    """Run ``app`` on ``environ``: its status, headers and whole body."""
+    started: list[Any] = []
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], None]:
+        if exc_info is not None and started:
+            raise exc_info[1].with_traceback(exc_info[2])
+        started[:] = [status, headers]
+        return written.append
+
+    iterable = app(environ, start_response)
+    try:
+        body = b"".join(iterable)
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+    if written:
+        body = b"".join(written) + body
+    return int(started[0][:3]), started[1], body
+
+
+class RsgiBridge:
+    """An RSGI app (``__rsgi__``) that serves ``wsgi_app`` as the module docstring says."""
+
+    def __init__(self, wsgi_app: WsgiApp, *, threads: int, body_timeout: float, max_body: int | None,
+                 may_wait: Callable[[Environ], bool] = _never,
+                 record_refusal: Callable[[Environ, int, float], None] = _unrecorded) -> None:
+        self.wsgi_app = wsgi_app
+        self.body_timeout = body_timeout if body_timeout > 0 else None
+        self.max_body = max_body
+        self.may_wait = may_wait
+        #: Told of an answer the app never saw (the 408), for the access log.
+        self.record_refusal = record_refusal
+        self.pool = ThreadPoolExecutor(max_workers=max(threads, 1), thread_name_prefix="request")
+        #: Requests handed to the pool and not yet answered (counted on the event loop).
+        self.pooled = 0
+        self._keys: dict[str, str] = dict(UNPREFIXED)
+        self._base: Environ = {
+            "SCRIPT_NAME": "",
+            "GATEWAY_INTERFACE": "CGI/1.1",
+            "SERVER_SOFTWARE": "Granian",
+            "wsgi.version": (1, 0),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+        }
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        pass
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _key(self, name: str) -> str:
+        key = self._keys.get(name)
+        if key is None:
+            key = self._keys[name] = "HTTP_" + name.upper().replace("-", "_")
+        return key
+
+    def environ(self, scope: Any) -> Environ:
+        """The WSGI environ of an RSGI ``scope``, without its body."""
+        environ = dict(self._base)
+        server_name, _, server_port = scope.server.rpartition(":")
+        remote_addr, _, remote_port = scope.client.rpartition(":")
+        path = scope.path
+        environ.update({
+            "REQUEST_METHOD": scope.method,
+            "PATH_INFO": path if path.isascii() else path.encode("utf-8").decode("latin-1"),
+            "QUERY_STRING": scope.query_string,
+            "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": server_port,
+            "REMOTE_ADDR": remote_addr,
+            "REMOTE_PORT": remote_port,
+            "wsgi.url_scheme": scope.scheme,
+        })
+        for name, value in scope.headers.items():
+            key = self._key(name)
+            if key in environ:
+                environ[key] += (";" if key == "HTTP_COOKIE" else ",") + value
+            else:
+                environ[key] = value
+        return environ
+
+    async def _read_stream(self, protocol: Any) -> bytes:
+        # Without Content-Length: stop one byte past the limit, so the app answers 413 from what it sees.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in protocol:
+            chunks.append(chunk)
+            size += len(chunk)
+            if self.max_body is not None and size > self.max_body:
+                break
+        return b"".join(chunks)
+
+    async def read_body(self, environ: Environ, protocol: Any) -> bytes | None:
+        """The request's body, or None once a 408 has answered a body that did not arrive in time."""
+        length = environ.get("CONTENT_LENGTH")
+        if length is None:
+            if "HTTP_TRANSFER_ENCODING" not in environ:
+                return _EMPTY
+            reading = self._read_stream(protocol)
+        elif length == "0" or (self.max_body is not None and int(length) > self.max_body):
+            return _EMPTY  # the app's 413 needs only the header
+        else:
+            reading = protocol()
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body: bytes = await reading
+                return body
+        except TimeoutError:
+            refusal = body_timed_out(self.body_timeout or 0)
+            protocol.response_bytes(refusal.status, [("content-type", "application/json"),
+                                                     ("connection", "close")], refusal.payload())
+            self.record_refusal(environ, refusal.status, self.body_timeout or 0)
+            return None
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        if scope.proto != "http":
+            return
+        environ = self.environ(scope)
+        try:
+            body = await self.read_body(environ, protocol)
+        except Exception:  # the client went away, or sent a body hyper could not decode
+            return
+        if body is None:
+            return
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            if self.pooled or self.may_wait(environ):
+                self.pooled += 1
+                try:
+                    answer = await asyncio.get_running_loop().run_in_executor(
+                        self.pool, call_wsgi, self.wsgi_app, environ)
+                finally:
+                    self.pooled -= 1
+            else:
+                answer = call_wsgi(self.wsgi_app, environ)
+        except Exception:  # Flask answers its own errors: this is a failure of the server's glue
+            log.exception("unhandled error serving %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
+            protocol.response_empty(500, [])
+            return
+        status, headers, payload = answer
+        if environ["REQUEST_METHOD"] != "HEAD" and _announced_length(headers) > len(payload):
+            # A dropped answer (the faults' ``drop``): streamed, it ends short; hyper closes the connection.
+            await protocol.response_stream(status, headers).send_bytes(payload)
+            return
+        protocol.response_bytes(status, headers, payload)
+
+
+def _announced_length(headers: Headers) -> int:
+    for name, value in headers:
+        if name.lower() == "content-length":
+            return int(value)
+    return 0
+
