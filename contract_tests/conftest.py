@@ -41,7 +41,7 @@ import pytest
 if TYPE_CHECKING:
     from contract_tests.runconfig import RunConfig
 
-pytest_plugins = ["contract_tests.plugin", "contract_tests.session_fixtures"]
+pytest_plugins = ["contract_tests.plugin", "contract_tests.phases", "contract_tests.session_fixtures"]
 
 
 @pytest.fixture(scope="session")

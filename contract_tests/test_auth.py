@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from . import claims
 from .checks import Expect, unauthorized_names_bearer_scheme
 from .client import ApiClient, Authorization
 from .discovery import Device
@@ -28,11 +29,11 @@ REFUSED: dict[str, Callable[[str], str | None]] = {
 
 
 def refused(why: str) -> Expect:
-    return Expect(401, rule="unauthenticated_is_401", why=why)
+    return Expect(401, rule=claims.UNAUTHENTICATED_IS_401, why=why)
 
 
 def auth_first(why: str) -> Expect:
-    return Expect(401, rule="auth_checked_first", why=why)
+    return Expect(401, rule=claims.AUTH_CHECKED_FIRST, why=why)
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
