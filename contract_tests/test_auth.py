@@ -43,14 +43,14 @@ def _split(token: str) -> str | None:
 #: inside the token survives all of that, so it is. A quoted token is our extra case: a b64token
 #: (RFC 6750) has no quotes, so a server must not strip them and accept what is left.
 NEAR_MISSES: dict[str, Callable[[str], str | None]] = {
-    "a character added": lambda token: token + token[-1],
-    "the last character removed": lambda token: token[:-1] if len(token) > 1 else None,
-    "the first character removed": lambda token: token[1:] if len(token) > 1 else None,
-    "a character changed": lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),
+    "plus a character": lambda token: token + token[-1],
+    "less its last character": lambda token: token[:-1] if len(token) > 1 else None,
+    "less its first character": lambda token: token[1:] if len(token) > 1 else None,
+    "with a character changed": lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),
     "in another case": _other_case,
-    "upper case": lambda token: token.upper() if token.upper() != token else None,
-    "a prefix of it": lambda token: token[: max(len(token) // 2, 1)] if len(token) > 1 else None,
-    "whitespace inside it": _split,
+    "in upper case": lambda token: token.upper() if token.upper() != token else None,
+    "cut to a prefix": lambda token: token[: max(len(token) // 2, 1)] if len(token) > 1 else None,
+    "with whitespace inside": _split,
     "in double quotes": lambda token: f'"{token}"',
 }
 
@@ -88,18 +88,18 @@ def test_get_with_a_near_miss_token_is_401(case: str, api: ApiClient) -> None:
     token = NEAR_MISSES[case](api.token)
     if token is None or token == api.token:
         pytest.skip(f"the run's token has no variant with {case}")
-    api.get(authorization=f"Bearer {token}", expect=near_miss(f"the token with {case}"))
+    api.get(authorization=f"Bearer {token}", expect=near_miss(f"the token {case}"))
 
 
 @pytest.mark.posts
-@pytest.mark.parametrize("case", ["a character added", "in another case", "a prefix of it"])
+@pytest.mark.parametrize("case", ["plus a character", "in another case", "cut to a prefix"])
 def test_post_with_a_near_miss_token_is_401(case: str, api: ApiClient, run: RunConfig,
                                             target: Device) -> None:
     token = NEAR_MISSES[case](api.token)
     if token is None or token == api.token:
         pytest.skip(f"the run's token has no variant with {case}")
     body = {"device_id": target.id, "diagnostic_type": "maintenance", "notes": f"{run.tag} refused (auth)"}
-    api.post(body, authorization=f"Bearer {token}", expect=near_miss(f"the token with {case}"))
+    api.post(body, authorization=f"Bearer {token}", expect=near_miss(f"the token {case}"))
 
 
 @settings(max_examples=scaled_examples(0.5))
