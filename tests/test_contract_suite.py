@@ -146,6 +146,7 @@ class SuiteRun:
     returncode: int
     output: str
     seconds: float
+    created: int = 0  # records the server stored through POST during the run
 
     @property
     def summary(self) -> str:
@@ -197,7 +198,8 @@ def run_suite(active_breaks: Sequence[str], *options: str, max_limit: int = refe
                     f"{output[-3000:]}")
     finally:
         server.stop()
-    return SuiteRun(done.returncode, done.stdout + done.stderr, time.monotonic() - started)
+    return SuiteRun(done.returncode, done.stdout + done.stderr, time.monotonic() - started,
+                    created=len(server.server.posted))
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,8 @@ class SuiteRuns:
 
 REFERENCE, STRICT, SMALL_CAP = "reference", "reference --strict-contract", "reference, page cap 8"
 HELPER_ERRORS_ALLOWED = "helpers-broken --allow-helper-errors"
+READ_ONLY, SMALL_BUDGET = "reference --read-only", "reference --max-writes 10"
+DEFAULT_MAX_WRITES = 25
 #: A page cap below most limits the suite asks for; the contract sets no minimum for a real server.
 SMALL_PAGE_CAP = 8
 
@@ -247,7 +251,9 @@ SMALL_PAGE_CAP = 8
 JOB_OF_TEST = {"test_suite_passes_the_reference_server": REFERENCE,
                "test_strict_mode_holds_the_reference_to_the_mock_only_rules": STRICT,
                "test_suite_passes_a_reference_with_a_small_page_cap": SMALL_CAP,
-               "test_allow_helper_errors_accepts_the_documented_500": HELPER_ERRORS_ALLOWED}
+               "test_allow_helper_errors_accepts_the_documented_500": HELPER_ERRORS_ALLOWED,
+               "test_read_only_run_passes_and_writes_nothing": READ_ONLY,
+               "test_a_small_write_budget_is_kept": SMALL_BUDGET}
 
 
 def _job_key(item: pytest.Item, module: object) -> str | None:
@@ -269,6 +275,8 @@ def suite_runs(request: pytest.FixtureRequest,
              STRICT: Job((), ("--strict-contract", "-x")),
              SMALL_CAP: Job((), ("-x",), max_limit=SMALL_PAGE_CAP),
              HELPER_ERRORS_ALLOWED: Job(("helpers-broken",), ("-x", "--allow-helper-errors")),
+             READ_ONLY: Job((), ("-x", "--read-only")),
+             SMALL_BUDGET: Job((), ("-x", "--max-writes", "10")),
              **{name: Job((name,), ("-x",)) for name in breaks.BREAKS}}
     wanted = {key for item in request.session.items if (key := _job_key(item, request.module))}
     runs = SuiteRuns({key: job for key, job in every.items() if key in wanted}, coverage_file,
@@ -296,6 +304,19 @@ def test_suite_passes_the_reference_server(suite_runs: SuiteRuns) -> None:
     documented = {("GET", 200), ("GET", 401), ("GET", 404),
                   ("POST", 201), ("POST", 400), ("POST", 401), ("POST", 404), ("POST", 422)}
     assert documented <= exercised, f"never exercised: {sorted(documented - exercised)}"
+    assert 0 < run.created <= DEFAULT_MAX_WRITES, f"{run.created} records created"
+
+
+def test_read_only_run_passes_and_writes_nothing(suite_runs: SuiteRuns) -> None:
+    run = suite_runs.result(READ_ONLY)
+    assert run.returncode == 0, f"the suite failed a correct server ({run.summary}):\n{run.output[-4000:]}"
+    assert run.created == 0
+
+
+def test_a_small_write_budget_is_kept(suite_runs: SuiteRuns) -> None:
+    run = suite_runs.result(SMALL_BUDGET)
+    assert run.returncode == 0, f"the suite failed a correct server ({run.summary}):\n{run.output[-4000:]}"
+    assert 0 < run.created <= 10, f"{run.created} records created with --max-writes 10"
 
 
 def test_strict_mode_holds_the_reference_to_the_mock_only_rules(suite_runs: SuiteRuns) -> None:
