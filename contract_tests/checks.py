@@ -147,6 +147,8 @@ def _json_path(path: Any) -> str:
     return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
 
 
+#: Fields a status refresh (update_status=true) may change; the others never change once created.
+REFRESHABLE = frozenset({"status", "details", "issues", "updated_at", "next_check_due"})
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .checks import claim, parse_rfc3339, records_of
+from .checks import REFRESHABLE, claim, parse_rfc3339, records_of
 from .exchange import Exchange
 
 
@@ -121,20 +121,34 @@ def count_grows_by_writes(exchange: Exchange, before: int, written: int, exact: 
     return None
 
 
+def _ids(exchange: Exchange) -> list[Any]:
+    return [record.get("id") if isinstance(record, dict) else record for record in exchange.results]
+
+
+def unrefreshed_difference(first: Exchange, second: Exchange) -> str | None:
+    """How two answers to the same GET differ: other records, another order, or a record changed other
+    than by a status refresh (a later updated_at, and only the fields a refresh owns)."""
+    if first.content == second.content:
+        return None
+    if _ids(first) != _ids(second):
+        return f"ids {_ids(first)[:8]}, then {_ids(second)[:8]}"
+    for old, new in zip(first.results, second.results, strict=True):
+        if old == new or not (isinstance(old, dict) and isinstance(new, dict)):
+            continue
+        earlier, later = parse_rfc3339(old.get("updated_at")), parse_rfc3339(new.get("updated_at"))
+        refreshed = earlier is not None and later is not None and later > earlier
+        changed = sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
+        if not refreshed or set(changed) - REFRESHABLE:
+            return f"record {old.get('id')!r} changed {changed} without a status refresh"
+    return None
+
+
 @claim
 def same_request_same_records(exchange: Exchange, first: Exchange) -> str | None:
-    if first.content == exchange.content:
+    difference = unrefreshed_difference(first, exchange)
+    if difference is None:
         return None
-    before, after = first.results, exchange.results
-    ids_before = [record.get("id") for record in before if isinstance(record, dict)]
-    ids_after = [record.get("id") for record in after if isinstance(record, dict)]
-    if ids_before != ids_after:
-        return f"the same GET, twice with no write between, listed {ids_before[:8]} then {ids_after[:8]}"
-    for old, new in zip(before, after, strict=True):
-        if old != new:
-            return (f"the same GET, twice with no write between, gave record {old.get('id')!r} "
-                    f"as {old} then {new}")
-    return None
+    return f"the same GET, twice with no write between, gave other records or another order: {difference}"
 
 
 @dataclass
