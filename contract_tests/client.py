@@ -134,6 +134,7 @@ class ApiClient:
             secret=self.token,
         )
         LOG.record_response(exchange.operation, exchange.status)
+        LOG.record_check(exchange.operation, exchange.status, claims.SERVER_ANSWERS.name)
         check_response(exchange, self.context, expect)
         for observe in self.observers:
             observe(exchange)
