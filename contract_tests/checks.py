@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import schemas
 
+from .claims import Claim, lookup
 from .contract_coverage import LOG
 from .exchange import NOT_JSON, Exchange
 
@@ -33,11 +34,11 @@ def set_reproduction_hint(hint: str) -> None:
 class ContractViolation(AssertionError):
     """A server broke a named claim of the contract."""
 
-    def __init__(self, claim: str, problem: str, exchange: Exchange | None = None) -> None:
-        self.claim = claim
+    def __init__(self, claim: Claim, problem: str, exchange: Exchange | None = None) -> None:
+        self.claim = claim.name
         self.problem = problem
         self.exchange = exchange
-        lines = [f"contract violated: {claim}", f"  {problem}"]
+        lines = [f"contract violated: {claim.name}", f"  {problem}"]
         if exchange is not None:
             lines += ["  " + line for line in exchange.describe().splitlines()]
         if _reproduction_hint:
@@ -46,22 +47,23 @@ class ContractViolation(AssertionError):
 
 
 def claim(func: Callable[Concatenate[Exchange, P], str | None]) -> Callable[Concatenate[Exchange, P], None]:
-    """Make ``func`` a named claim: recorded on its exchange's (operation, status), raising on a break."""
-    name = func.__name__
+    """Make ``func`` a named claim: recorded on its exchange's (operation, status), raising on a break.
+    Its name must be in the catalogue (``claims``): a misspelt one fails at import."""
+    catalogued = lookup(func.__name__)
 
     @functools.wraps(func)
     def check(exchange: Exchange, *args: P.args, **kwargs: P.kwargs) -> None:
-        LOG.record_check(exchange.operation, exchange.status, name)
+        LOG.record_check(exchange.operation, exchange.status, catalogued.name)
         problem = func(exchange, *args, **kwargs)
         if problem is not None:
-            raise ContractViolation(name, problem, exchange)
+            raise ContractViolation(catalogued, problem, exchange)
 
     return check
 
 
-def expect_status(exchange: Exchange, expected: int | set[int], *, rule: str, why: str) -> None:
-    """The status a rule of the contract prescribes; ``rule`` names the claim (e.g. missing_field_is_400)."""
-    LOG.record_check(exchange.operation, exchange.status, rule)
+def expect_status(exchange: Exchange, expected: int | set[int], *, rule: Claim, why: str) -> None:
+    """The status a rule of the contract prescribes; ``rule`` is its claim (``claims.X``)."""
+    LOG.record_check(exchange.operation, exchange.status, rule.name)
     allowed = {expected} if isinstance(expected, int) else expected
     if exchange.status not in allowed:
         wanted = " or ".join(str(status) for status in sorted(allowed))
@@ -73,8 +75,12 @@ class Expect:
     """The status a test expects, checked before the shape of the body (it names the break better)."""
 
     statuses: int | set[int]
-    rule: str
+    rule: Claim
     why: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rule, Claim):
+            raise TypeError(f"Expect(rule=...) takes a Claim of the catalogue, not {self.rule!r}")
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,8 @@ def _json_path(path: Any) -> str:
     return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
 
 
+#: Fields a status refresh (update_status=true) may change; the others never change once created.
+REFRESHABLE = frozenset({"status", "details", "issues", "updated_at", "next_check_due"})
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
+from . import claims
 from .checks import CheckContext, ContractViolation, Expect, check_response
 from .contract_coverage import LOG
 from .exchange import Exchange
@@ -46,6 +48,8 @@ class ApiClient:
         self.session.trust_env = False
         self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
         self.seen_ids: set[str] = set()
+        #: Called with every exchange after its own checks (the run's invariants: ``invariants.Observers``).
+        self.observers: list[Callable[[Exchange], None]] = []
 
     def close(self) -> None:
         self.session.close()
@@ -117,7 +121,7 @@ class ApiClient:
         except requests.RequestException as error:
             failed = Exchange(operation, method, prepared.url or url, sent_headers, sent_body, 0, {}, b"",
                               secret=self.token)
-            raise ContractViolation("server_answers", f"no HTTP answer: {error}", failed) from error
+            raise ContractViolation(claims.SERVER_ANSWERS, f"no HTTP answer: {error}", failed) from error
         exchange = Exchange(
             operation=operation,
             method=method,
@@ -130,7 +134,10 @@ class ApiClient:
             secret=self.token,
         )
         LOG.record_response(exchange.operation, exchange.status)
+        LOG.record_check(exchange.operation, exchange.status, claims.SERVER_ANSWERS.name)
         check_response(exchange, self.context, expect)
+        for observe in self.observers:
+            observe(exchange)
         for record in exchange.results:
             if isinstance(record, dict) and isinstance(record.get("id"), str):
                 self.seen_ids.add(record["id"])

@@ -25,6 +25,9 @@ Useful options:
 - ``--strict-contract``: also check the (mock) rules of docs/contract.md (413, 405, query 400s, error shape);
 - ``--hypothesis-profile thorough`` for many more examples; ``--hypothesis-seed S`` to replay a run;
 - ``--contract-coverage coverage.json``: which operation x status pairs were exercised, by which checks;
+- ``--sole-writer`` (nobody else writes: exact counts), ``--clock-tolerance S``, ``--allow-helper-errors``
+  (accept update_status=true's documented 500), ``--concurrent-writes 4x5``;
+- ``--list-claims``: the catalogue of the contract's claims (``claims.py``), without running anything;
 - ``-n auto`` (pytest-xdist) and ``--junitxml report.xml`` work as usual.
 
 In CI, run it once against the embedded mock (it guards the mock) and, on a schedule or before a
@@ -41,7 +44,7 @@ import pytest
 if TYPE_CHECKING:
     from contract_tests.runconfig import RunConfig
 
-pytest_plugins = ["contract_tests.plugin", "contract_tests.session_fixtures"]
+pytest_plugins = ["contract_tests.plugin", "contract_tests.phases", "contract_tests.session_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ from typing import Any
 
 import schemas
 
+from .claims import CATALOGUE
+
 DOCUMENTED_OPERATIONS = ("GET", "POST")
 
 
@@ -76,11 +78,19 @@ class CoverageLog:
         }
 
 
+    def unexercised_claims(self, *, strict: bool) -> list[str]:
+        """The catalogue's claims no check of this run exercised ((mock) ones only in strict mode)."""
+        ran = {name for counter in self.checks.values() for name in counter}
+        return [name for name, claim in CATALOGUE.items()
+                if name not in ran and (strict or not claim.mock_only)]
+
+
 LOG = CoverageLog()
 
 
 def write_json(path: Path, rows: list[dict[str, Any]], header: dict[str, Any]) -> None:
-    document = {**header, "coverage": rows}
+    document = {**header, "coverage": rows,
+                "claims_not_exercised": LOG.unexercised_claims(strict=bool(header.get("strict")))}
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
@@ -102,3 +112,11 @@ def render_table(rows: list[dict[str, Any]], width: int = 110) -> list[str]:
             lines += textwrap.wrap(names, width=width, initial_indent=" " * 12 + "checks: ",
                                    subsequent_indent=" " * 20)
     return lines
+
+
+def render_unexercised(names: list[str], width: int = 110) -> list[str]:
+    """The line (wrapped) naming the claims a run never exercised."""
+    if not names:
+        return ["every claim of the catalogue was exercised (--list-claims lists them)"]
+    return textwrap.wrap(", ".join(names), width=width,
+                         initial_indent=f"claims NOT exercised ({len(names)}): ", subsequent_indent=" " * 8)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from . import claims
 from .checks import Expect
 from .client import ApiClient
 from .paging import page_count, walk_forward
@@ -58,7 +59,7 @@ def _describe(records: list[dict[str, Any]], device_id: str) -> tuple[str | None
 
 def count_device(client: ApiClient, device_id: str) -> tuple[int, list[dict[str, Any]]]:
     """How many records a known device has (and its first page)."""
-    known = Expect(200, rule="known_device_lists_200", why=f"{device_id!r} is a device of the server")
+    known = Expect(200, rule=claims.KNOWN_DEVICE_LISTS_200, why=f"{device_id!r} is a device of the server")
     exchange = client.get({"id": device_id, "limit": 1}, expect=known)
     return page_count(exchange), exchange.results
 

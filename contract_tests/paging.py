@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from . import claims
 from .checks import Expect, claim
 from .client import ApiClient
 from .exchange import Exchange
@@ -22,8 +23,8 @@ WALK_ATTEMPTS = 3
 SMALL_LIMIT = 2
 
 
-LISTED = Expect(200, rule="list_answers_200", why="a valid listing request")
-REFRESHED = Expect({200, 500}, rule="update_status_is_200_or_500",
+LISTED = Expect(200, rule=claims.LIST_ANSWERS_200, why="a valid listing request")
+REFRESHED = Expect({200, 500}, rule=claims.UPDATE_STATUS_IS_200_OR_500,
                    why="update_status=true on a known device (500: the helpers are misconfigured)")
 
 
@@ -95,10 +96,10 @@ def stable_walk(client: ApiClient, params: dict[str, Any], *, exclusive: bool,
     """A walk during which ``count`` did not change; retried when another client may have written."""
     for _ in range(WALK_ATTEMPTS):
         walk = walk_forward(client, params, max_pages=max_pages)
-        if len(walk.counts) == 1:
-            return walk
         if exclusive:
             count_stable_while_walking(walk.first, walk)
+        if len(walk.counts) == 1:
+            return walk
     pytest.skip(f"count kept changing over {WALK_ATTEMPTS} walks of {params}: other clients are writing")
 
 

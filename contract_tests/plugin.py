@@ -247,3 +247,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     width = max(config.get_terminal_writer().fullwidth, 60)
     for line in contract_coverage.render_table(contract_coverage.LOG.rows(strict=run.strict), width=width):
         terminalreporter.write_line(line)
+    unexercised = contract_coverage.LOG.unexercised_claims(strict=run.strict)
+    for line in contract_coverage.render_unexercised(unexercised, width=width):
+        terminalreporter.write_line(line)

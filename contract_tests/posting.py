@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from . import claims
 from .checks import ContractViolation, Expect, claim, expect_status
 from .client import ApiClient
 from .discovery import Device
@@ -16,7 +17,7 @@ from .records import Search, find_records, find_tagged, first_difference, record
 from .runconfig import RunConfig, WriteBudget
 from .strategies import SERVER_OWNED, BadBody
 
-CREATED = Expect(201, rule="valid_body_is_201", why="a valid body for a known device")
+CREATED = Expect(201, rule=claims.VALID_BODY_IS_201, why="a valid body for a known device")
 
 
 def refusal_marker(run: RunConfig) -> str:
@@ -117,7 +118,7 @@ def unknown_device_stays_unknown(exchange: Exchange) -> str | None:
 
 def confirm_unknown(api: ApiClient, device_id: str) -> None:
     """Before expecting a 404 from POST, GET must agree the device is unknown."""
-    api.get({"id": device_id}, expect=Expect(404, rule="unknown_device_is_404",
+    api.get({"id": device_id}, expect=Expect(404, rule=claims.UNKNOWN_DEVICE_IS_404,
                                              why=f"{device_id!r} names no device"))
 
 
@@ -141,7 +142,7 @@ def sweep(api: ApiClient, target: Device, marker: str) -> None:
         listed = violation.exchange is not None and marker.encode() in violation.exchange.content
         if not listed:
             raise
-        raise ContractViolation("invalid_bodies_create_nothing",
+        raise ContractViolation(claims.INVALID_BODIES_CREATE_NOTHING,
                                 f"bodies that were refused were stored anyway (notes {marker!r}), "
                                 f"and the listing breaks {violation.claim}: {violation.problem}",
                                 violation.exchange) from violation

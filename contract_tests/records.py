@@ -6,13 +6,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import parse_rfc3339
+from .checks import REFRESHABLE, parse_rfc3339
 from .client import ApiClient
 from .exchange import Exchange
 from .paging import get_page, page_count, walk_forward
 
-#: Fields a status refresh (update_status=true) may change; the others never change once created.
-REFRESHABLE = frozenset({"status", "details", "issues", "updated_at", "next_check_due"})
 IMMUTABLE = ("id", "device_id", "diagnostic_type", "created_at")
 SEARCH_PAGES = 20
 TAIL_PAGES = 3

@@ -11,6 +11,8 @@ import pytest
 from .client import ApiClient
 from .discovery import Device, Inventory, discover
 from .embedded import EmbeddedMockError, running_mock
+from .invariants import Observers
+from .phases import SuiteOptions, suite_options
 from .plugin import run_config
 from .runconfig import RunConfig, WriteBudget
 
@@ -35,8 +37,21 @@ def serve_target(run: RunConfig) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def api(base_url: str, run: RunConfig) -> Iterator[ApiClient]:
+def options(request: pytest.FixtureRequest, run: RunConfig) -> SuiteOptions:
+    """The options of the invariant and concurrency checks."""
+    return suite_options(request.config, embedded=run.embedded)
+
+
+@pytest.fixture(scope="session")
+def observers(options: SuiteOptions) -> Observers:
+    """The run's invariants, fed every exchange of every client of the run."""
+    return Observers(allow_helper_errors=options.allow_helper_errors, clock_tolerance=options.clock_tolerance)
+
+
+@pytest.fixture(scope="session")
+def api(base_url: str, run: RunConfig, observers: Observers) -> Iterator[ApiClient]:
     client = ApiClient(base_url, run.token, strict=run.strict)
+    client.observers.append(observers)
     yield client
     client.close()
 

@@ -15,6 +15,8 @@ from typing import Any
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
+from . import claims
+from .claims import Claim
 from .client import json_bytes
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -159,7 +161,7 @@ class BadBody:
 
     content: bytes
     expected: int
-    rule: str
+    rule: Claim
     why: str
     fields: tuple[str, ...] = ()
     unknown_device: str | None = None
@@ -268,17 +270,17 @@ def precedence_pairs() -> st.SearchStrategy[list[Fault]]:
     return pairs.filter(lambda pair: pair[0].field != pair[1].field).map(list)
 
 
-def _verdict(chosen: list[Fault]) -> tuple[int, str, tuple[str, ...]]:
+def _verdict(chosen: list[Fault]) -> tuple[int, Claim, tuple[str, ...]]:
     kinds = {fault.kind for fault in chosen}
     winner = "missing" if "missing" in kinds else "wrong" if "wrong" in kinds else "unknown"
     status = {"missing": 400, "wrong": 422, "unknown": 404}[winner]
-    names = {"missing": "missing_required_field_is_400", "wrong": "wrong_type_or_format_is_422",
-             "unknown": "unknown_device_is_404"}
+    names = {"missing": claims.MISSING_REQUIRED_FIELD_IS_400, "wrong": claims.WRONG_TYPE_OR_FORMAT_IS_422,
+             "unknown": claims.UNKNOWN_DEVICE_IS_404}
     rule = names[winner]
     losers = sorted(kinds - {winner}, key=["missing", "wrong", "unknown"].index)
     if losers:
         loser_status = {"wrong": 422, "unknown": 404}[losers[0]]
-        rule = f"precedence_{status}_over_{loser_status}"
+        rule = claims.PRECEDENCE[(status, loser_status)]
     return status, rule, tuple(fault.field for fault in chosen if fault.kind == winner)
 
 
@@ -314,7 +316,7 @@ def non_object_bodies(device_id: str, marker: str) -> st.SearchStrategy[BadBody]
         st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none(),
     )
     return values.map(lambda value: BadBody(
-        content=json_bytes(value), expected=400, rule="non_object_body_is_400",
+        content=json_bytes(value), expected=400, rule=claims.NON_OBJECT_BODY_IS_400,
         why=f"the body is JSON {type(value).__name__}, not an object",
     ))
 
@@ -333,7 +335,7 @@ def malformed_bodies(device_id: str, marker: str) -> st.SearchStrategy[BadBody]:
         b"{device_id: 1}",
     )
     return st.sampled_from(samples).map(lambda content: BadBody(
-        content=content, expected=400, rule="malformed_json_is_400",
+        content=content, expected=400, rule=claims.MALFORMED_JSON_IS_400,
         why=f"the body is not JSON: {content[:60]!r}",
     ))
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from . import claims
 from .checks import Expect, unauthorized_names_bearer_scheme
 from .client import ApiClient, Authorization
 from .discovery import Device
@@ -27,12 +28,39 @@ REFUSED: dict[str, Callable[[str], str | None]] = {
 }
 
 
+def _other_case(token: str) -> str | None:
+    swapped = token.swapcase()
+    return None if swapped == token else swapped
+
+
+def _split(token: str) -> str | None:
+    return f"{token[:len(token) // 2]} {token[len(token) // 2:]}" if len(token) > 1 else None
+
+
+#: Tokens one small edit away from the run's token: none of them is a known token, so each is a 401.
+#: Whitespace around the token is not among them: HTTP trims it from a header value, RFC 6750 allows
+#: several spaces after the scheme, and common frameworks split the header on whitespace. Whitespace
+#: inside the token survives all of that, so it is. A quoted token is our extra case: a b64token
+#: (RFC 6750) has no quotes, so a server must not strip them and accept what is left.
+NEAR_MISSES: dict[str, Callable[[str], str | None]] = {
+    "plus a character": lambda token: token + token[-1],
+    "less its last character": lambda token: token[:-1] if len(token) > 1 else None,
+    "less its first character": lambda token: token[1:] if len(token) > 1 else None,
+    "with a character changed": lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),
+    "in another case": _other_case,
+    "in upper case": lambda token: token.upper() if token.upper() != token else None,
+    "cut to a prefix": lambda token: token[: max(len(token) // 2, 1)] if len(token) > 1 else None,
+    "with whitespace inside": _split,
+    "in double quotes": lambda token: f'"{token}"',
+}
+
+
 def refused(why: str) -> Expect:
-    return Expect(401, rule="unauthenticated_is_401", why=why)
+    return Expect(401, rule=claims.UNAUTHENTICATED_IS_401, why=why)
 
 
 def auth_first(why: str) -> Expect:
-    return Expect(401, rule="auth_checked_first", why=why)
+    return Expect(401, rule=claims.AUTH_CHECKED_FIRST, why=why)
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
@@ -49,6 +77,29 @@ def test_post_without_valid_bearer_token_is_401(case: str, api: ApiClient, run: 
 
 
 _token_characters = st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/")
+
+
+def near_miss(why: str) -> Expect:
+    return Expect(401, rule=claims.NEAR_MISS_TOKEN_IS_401, why=why)
+
+
+@pytest.mark.parametrize("case", list(NEAR_MISSES))
+def test_get_with_a_near_miss_token_is_401(case: str, api: ApiClient) -> None:
+    token = NEAR_MISSES[case](api.token)
+    if token is None or token == api.token:
+        pytest.skip(f"the run's token has no variant with {case}")
+    api.get(authorization=f"Bearer {token}", expect=near_miss(f"the token {case}"))
+
+
+@pytest.mark.posts
+@pytest.mark.parametrize("case", ["plus a character", "in another case", "cut to a prefix"])
+def test_post_with_a_near_miss_token_is_401(case: str, api: ApiClient, run: RunConfig,
+                                            target: Device) -> None:
+    token = NEAR_MISSES[case](api.token)
+    if token is None or token == api.token:
+        pytest.skip(f"the run's token has no variant with {case}")
+    body = {"device_id": target.id, "diagnostic_type": "maintenance", "notes": f"{run.tag} refused (auth)"}
+    api.post(body, authorization=f"Bearer {token}", expect=near_miss(f"the token {case}"))
 
 
 @settings(max_examples=scaled_examples(0.5))

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from . import claims
 from .checks import Expect, claim
 from .client import ApiClient
 from .discovery import Device, Inventory
@@ -50,7 +51,8 @@ def test_documented_parameters_answer_a_conforming_page(data: st.DataObject, api
     params = data.draw(query_params(inventory.device_ids(), allow_refresh=not run.read_only,
                                     max_limit=200 if run.strict else 100), label="query")
     refresh = params.get("update_status") == "true"
-    exchange = api.get(params, expect=Expect({200, 500} if refresh else 200, rule="documented_query_is_200",
+    exchange = api.get(params, expect=Expect({200, 500} if refresh else 200,
+                                             rule=claims.DOCUMENTED_QUERY_IS_200,
                                              why=f"every parameter is documented and valid: {params}"))
     if exchange.status == 200:
         check_page(exchange, params)
@@ -98,7 +100,7 @@ def test_offset_past_the_end_is_an_empty_page(api: ApiClient, inventory: Invento
 
 @given(device_id=unknown_device_ids())
 def test_unknown_device_is_404(api: ApiClient, device_id: str) -> None:
-    api.get({"id": device_id}, expect=Expect(404, rule="unknown_device_is_404",
+    api.get({"id": device_id}, expect=Expect(404, rule=claims.UNKNOWN_DEVICE_IS_404,
                                              why=f"{device_id!r} names no device"))
 
 
@@ -116,7 +118,7 @@ def test_device_filter_matches_the_whole_id(api: ApiClient, inventory: Inventory
         for probe in near_misses(device.id):
             # The near miss may name a real device: then only its own records may come back.
             params = {"id": probe, "limit": 100}
-            exchange = api.get(params, expect=Expect({200, 404}, rule="device_filter_matches_whole_id",
+            exchange = api.get(params, expect=Expect({200, 404}, rule=claims.DEVICE_FILTER_MATCHES_WHOLE_ID,
                                                      why=f"{probe!r} is one character off {device.id!r}"))
             if exchange.status == 200:
                 check_page(exchange, params)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from . import claims
 from .checks import Expect, claim
 from .client import ApiClient, json_bytes
 from .discovery import Device, Inventory
@@ -33,7 +34,7 @@ BAD_QUERIES = [
 
 @pytest.mark.parametrize(("name", "value"), BAD_QUERIES)
 def test_unparsable_query_value_is_400_naming_it(name: str, value: str, api: ApiClient) -> None:
-    exchange = api.get({name: value}, expect=Expect(400, rule="unparsable_query_is_400",
+    exchange = api.get({name: value}, expect=Expect(400, rule=claims.UNPARSABLE_QUERY_IS_400,
                                                     why=f"{name}={value!r} does not parse"))
     validation_error_names_field(exchange, (name,))
 
@@ -47,7 +48,7 @@ def test_boolean_spellings_are_accepted(spelling: str, api: ApiClient, run: RunC
     params: dict[str, Any] = {"update_status": spelling, "limit": 5}
     if inventory.devices:
         params["id"] = inventory.devices[0].id
-    api.get(params, expect=Expect({200, 500} if refresh else 200, rule="boolean_spellings_accepted",
+    api.get(params, expect=Expect({200, 500} if refresh else 200, rule=claims.BOOLEAN_SPELLINGS_ACCEPTED,
                                   why=f"update_status={spelling} is true/false/1/0 in some case"))
 
 
@@ -67,11 +68,11 @@ def test_limit_above_the_maximum_is_capped(api: ApiClient) -> None:
 def test_route_without_trailing_slash_is_served(api: ApiClient, run: RunConfig, target: Device) -> None:
     url = api.resource_url.rstrip("/")
     params = {"id": target.id, "limit": 3}
-    exchange = api.get(params, url=url, expect=Expect(200, rule="route_without_slash_served",
+    exchange = api.get(params, url=url, expect=Expect(200, rule=claims.ROUTE_WITHOUT_SLASH_SERVED,
                                                       why="GET on the route without its trailing slash"))
     check_page(exchange, params)
     if not run.read_only:
-        api.post_raw(b"{}", url=url, expect=Expect(400, rule="route_without_slash_served",
+        api.post_raw(b"{}", url=url, expect=Expect(400, rule=claims.ROUTE_WITHOUT_SLASH_SERVED,
                                                    why="POST {} on the route without its trailing slash"))
 
 
@@ -90,7 +91,8 @@ def test_other_methods_are_405_with_allow(method: str, api: ApiClient) -> None:
     nobody = {"id": f"diags-kit-unknown-{uuid.uuid4().hex[:12]}"}
     exchange = api.request(method, api.resource_url, params=nobody, body=b"{}",
                            headers={"Content-Type": "application/json"},
-                           expect=Expect(405, rule="other_method_is_405", why=f"{method} is no operation"))
+                           expect=Expect(405, rule=claims.OTHER_METHOD_IS_405,
+                                         why=f"{method} is no operation"))
     allow_header_lists_get_and_post(exchange)
 
 
@@ -98,7 +100,7 @@ def test_other_methods_are_405_with_allow(method: str, api: ApiClient) -> None:
 def test_body_over_the_size_limit_is_413(api: ApiClient, target: Device) -> None:
     # No diagnostic_type: were the size accepted, this would be a 400 and create nothing.
     body = json_bytes({"device_id": target.id, "notes": "x" * OVERSIZED_BODY_BYTES})
-    api.post_raw(body, expect=Expect(413, rule="oversized_body_is_413", why=f"a {len(body)}-byte body"))
+    api.post_raw(body, expect=Expect(413, rule=claims.OVERSIZED_BODY_IS_413, why=f"a {len(body)}-byte body"))
 
 
 def _data_form_body(run: RunConfig, target: Device) -> dict[str, Any]:
@@ -125,9 +127,9 @@ def test_data_parameter_form_is_created(encoding: str, api: ApiClient, run: RunC
 def test_data_parameter_invalid_is_refused(api: ApiClient, run: RunConfig, target: Device) -> None:
     marker = refusal_marker(run)
     wrong = {**_data_form_body(run, target), "notes": marker, "priority": "urgent"}
-    urgent = Expect(422, rule="wrong_type_or_format_is_422", why="priority 'urgent' in the data string")
+    urgent = Expect(422, rule=claims.WRONG_TYPE_OR_FORMAT_IS_422, why="priority 'urgent' in the data string")
     exchange = api.post({"data": json.dumps(wrong)}, expect=urgent)
     validation_error_names_field(exchange, ("priority",))
-    api.post({"data": json.dumps(wrong)[:-1]}, expect=Expect(400, rule="malformed_json_is_400",
+    api.post({"data": json.dumps(wrong)[:-1]}, expect=Expect(400, rule=claims.MALFORMED_JSON_IS_400,
                                                              why="the data string is not JSON"))
     sweep(api, target, marker)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import schemas
 
+from . import claims
 from .checks import claim
 from .client import ApiClient, json_bytes
 from .discovery import Device
@@ -140,5 +141,5 @@ def test_valid_body_for_unknown_device_is_404(device_id: str, data: st.DataObjec
                                               run: RunConfig) -> None:
     body = data.draw(create_bodies(device_id, f"{run.tag} refused"), label="body")
     refuse(api, run, BadBody(content=json_bytes(body), expected=404,
-                             rule="unknown_device_is_404", why=f"{device_id!r} names no device",
+                             rule=claims.UNKNOWN_DEVICE_IS_404, why=f"{device_id!r} names no device",
                              unknown_device=device_id))

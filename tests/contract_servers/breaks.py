@@ -44,6 +44,39 @@ BREAKS: dict[str, str] = {
     "list-drops-fields": "GET omits notes, reported_by, performed_by and priority though POST stored them",
     "error-body-not-object": "error bodies are a bare JSON string",
     "post-unknown-device-201": "POST for a device the inventory lacks is stored (201) with an empty name",
+    # The input space: values random examples rarely reach.
+    "enum-case-insensitive": "priority and issue severity are checked in any case: 'Critical' is stored",
+    "null-dropped-in-details": "null values inside details (at any depth) are dropped when stored",
+    "floats-rounded": "floats inside details are stored rounded to two decimals",
+    "sorted-arrays": "arrays of strings inside details are stored sorted",
+    "issues-sorted-by-severity": "issues are stored sorted by severity, not in the order sent",
+    "deep-nesting-flattened": "objects nested more than three levels deep in details are stored as text",
+    "plus-email-refused": "an e-mail address with plus-addressing (a+b@example.com) is refused (422)",
+    "non-ascii-mangled": "non-ASCII characters in notes are stored as '?'",
+    "long-text-truncated": "notes are cut to 255 characters when stored",
+    "critical-priority-refused": "priority 'critical' is refused (422): only low, medium and high pass",
+    "limit-zero-refused": "limit=0 is refused with a 400",
+    "huge-limit-empty": "a limit above 1000 gives an empty page (the page size overflows)",
+    "last-record-unreachable": "offset = count - 1 gives an empty page instead of the last record",
+    # Invariants a reader of the docs takes for granted.
+    "order-flips": "every other GET lists the records in the opposite order",
+    "updated-before-created": "a new record's updated_at is an hour before its created_at",
+    "clock-behind": "a new record's created_at (and updated_at) is two hours behind the real time",
+    "refresh-rewinds-updated-at": "update_status=true sets updated_at to a reading two hours old",
+    "stale-device-name": "half the older records of one device still carry its former name",
+    "count-ignores-new": "count of the whole list leaves out the records created through POST",
+    "helpers-broken": "update_status=true answers the documented 500 (broken helper configuration)",
+    # Credentials that are almost right.
+    "token-case-insensitive": "the token is compared without regard to case",
+    "token-prefix-accepted": "any non-empty prefix of the token is accepted",
+    "token-suffix-ignored": "anything after the token is ignored: the token plus a character passes",
+    "token-quotes-stripped": "a token in double quotes is accepted",
+    "token-whitespace-removed": "whitespace inside the token is removed before comparing",
+    # Clients at the same time.
+    "racy-ids": "ids come from a counter read and written back without a lock: concurrent POSTs share one",
+    "lost-concurrent-write": "the store appends by copying its list unlocked: concurrent POSTs are lost",
+    "busy-409": "a POST while another is being stored answers 409 instead of waiting",
+    "shared-page-buffer": "pages are built in one buffer shared by all requests: parallel GETs mix",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import random
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,8 @@ Record = dict[str, Any]
 SEED = 7321
 SEEDED_RECORDS = 30
 CHECK_INTERVAL = timedelta(hours=6)
+#: How long ``add(racy=True)`` works on its copy of the list: concurrent adds meet in it and one is lost.
+RACE_WINDOW = 0.1
 SEVERITIES = ("low", "medium", "high", "critical")
 HELPER_FIELDS = frozenset({"id", "device_id", "device_name", "device_serial", "diagnostic_type", "site",
                            "status", "details", "issues", "created_at", "updated_at", "next_check_due"})
@@ -154,18 +157,24 @@ class Store:
         with self._lock:
             return str(self._records[-1]["id"])
 
-    def add(self, record: Record) -> None:
-        """Store one new record."""
+    def add(self, record: Record, *, racy: bool = False) -> None:
+        """Store one new record; ``racy`` (a break) copies the list, works, and writes it back unlocked."""
+        if racy:
+            updated = [*self._records, copy.deepcopy(record)]
+            time.sleep(RACE_WINDOW)
+            self._records = updated
+            return
         with self._lock:
             self._records.append(copy.deepcopy(record))
 
     def refresh(
-        self, device_ids: set[str], *, store: bool = True, rebuild: bool = False
+        self, device_ids: set[str], *, store: bool = True, rebuild: bool = False, rewind: bool = False
     ) -> dict[str, Record]:
         """Run the health helper for these devices: a new reading on each one's latest health check.
 
         Returns the refreshed records by id; with ``store=False`` they are computed but not kept, with
-        ``rebuild=True`` the record keeps only the helper's own fields (a break: what was sent is lost).
+        ``rebuild=True`` the record keeps only the helper's own fields (a break: what was sent is lost), with
+        ``rewind=True`` updated_at is the time of a reading two hours old (a break).
         """
         refreshed: dict[str, Record] = {}
         with self._lock:
@@ -180,7 +189,7 @@ class Store:
                     for name in set(target) - HELPER_FIELDS:
                         del target[name]
                 target["status"], target["details"], target["issues"] = health_reading(self._rng, now)
-                target["updated_at"] = timestamp(now)
+                target["updated_at"] = timestamp(now - timedelta(hours=2) if rewind else now)
                 target["next_check_due"] = timestamp(now + CHECK_INTERVAL)
                 refreshed[target["id"]] = copy.deepcopy(target)
         return refreshed

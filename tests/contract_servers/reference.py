@@ -12,10 +12,11 @@ bad query values ignored rather than refused, error bodies ``{"message": ...}``,
 from __future__ import annotations
 
 import argparse
-import hmac
+import itertools
 import json
 import random
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -23,8 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from . import bends
 from . import breaks as breaks_module
-from .inventory import Device, Record, Store, new_id, timestamp
+from .inventory import DEVICES, Device, Record, Store, new_id, timestamp
 from .validation import SERVER_OWNED, BodyError, parse_object, problems
 
 API_PREFIX = "/api/v1"
@@ -34,6 +36,10 @@ MAX_LIMIT = 50
 MAX_BODY = 1_000_000
 TIMESTAMP_FIELDS = ("created_at", "updated_at", "next_check_due")
 TRUE_SPELLINGS = frozenset({"true", "1", "yes", "on"})
+#: How long the racy breaks hold their window open: long enough for concurrent requests to meet in it.
+RACE_WINDOW = 0.1
+#: The name the device had before a rename, left on some of its older records (``stale-device-name``).
+FORMER_NAME = "Warehouse Scanner Z2"
 
 
 class ReferenceServer(ThreadingHTTPServer):
@@ -49,6 +55,13 @@ class ReferenceServer(ThreadingHTTPServer):
         self.breaks = active
         self.max_limit = max_limit
         self.verbose = verbose
+        self.requests = itertools.count()  # a shared counter: the order-flips break alternates on it
+        self.page_buffer: list[Record] = []  # shared by every request under the shared-page-buffer break
+        self.sequence = 0  # racy-ids: the last id handed out
+        self.writing = threading.Lock()  # busy-409: held while a POST is stored
+        self.posted: set[str] = set()  # count-ignores-new: ids created through POST
+        renamed = [r["id"] for r in self.store.records(DEVICES[1].device_id)]
+        self.stale_names = set(renamed[::2])
 
 
 def _non_negative(raw: str | None) -> int | None:
@@ -122,8 +135,7 @@ class Handler(BaseHTTPRequestHandler):
         scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
         if scheme.lower() != "bearer" and not self.broken("any-scheme"):
             return False
-        token = token.strip()
-        return bool(token) and hmac.compare_digest(token.encode(), self.server.token.encode())
+        return bends.token_accepted(token.strip(), self.server.token, self.server.breaks)
 
     # --- dispatch -------------------------------------------------------------------------------
 
@@ -174,18 +186,36 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.send_problem(404, f"device {device_id!r} does not exist")
             return
+        if params.get("update_status", "").lower() in TRUE_SPELLINGS and self.broken("helpers-broken"):
+            self.send_problem(500, "diagnostic helper configuration error: no helper named 'resources'")
+            return
+        if params.get("limit") == "0" and self.broken("limit-zero-refused"):
+            self.send_problem(400, "limit must be a positive integer")
+            return
         if params.get("update_status", "").lower() in TRUE_SPELLINGS:
             refreshed = self.server.store.refresh(
                 {r["device_id"] for r in records}, store=not self.broken("update-status-not-stored"),
-                rebuild=self.broken("refresh-drops-notes"))
+                rebuild=self.broken("refresh-drops-notes"), rewind=self.broken("refresh-rewinds-updated-at"))
             records = [refreshed.get(r["id"], r) for r in records]
-        records.reverse()
+        if not (self.broken("order-flips") and next(self.server.requests) % 2):
+            records.reverse()
         if self.broken("unstable-order"):
             random.shuffle(records)
         limit = _non_negative(params.get("limit")) or DEFAULT_LIMIT
         limit = DEFAULT_LIMIT if self.broken("limit-ignored") else min(limit, self.server.max_limit)
         offset = _non_negative(params.get("offset")) or 0
         page = records[offset : offset + limit]
+        if self.broken("huge-limit-empty") and (_non_negative(params.get("limit")) or 0) > 1000:
+            page = []  # the huge limit overflowed a 16-bit page size on the way to the query
+        if self.broken("last-record-unreachable") and offset > 0 and offset == len(records) - 1:
+            page = []
+        if self.broken("shared-page-buffer"):
+            buffer = self.server.page_buffer
+            buffer.clear()
+            time.sleep(RACE_WINDOW)
+            buffer.extend(page)
+            time.sleep(RACE_WINDOW)
+            page = list(buffer)
         step = limit - 1 if self.broken("overlapping-pages") and limit > 1 else limit
         step += 1 if self.broken("skipping-pages") else 0
         next_offset = offset + step if offset + limit < len(records) else None
@@ -193,6 +223,8 @@ class Handler(BaseHTTPRequestHandler):
             next_offset = offset
         previous_offset = max(0, offset - limit) if offset > 0 and not self.broken("no-previous") else None
         count = len(records) + 1 if self.broken("wrong-count") else len(records)
+        if self.broken("count-ignores-new") and device_id is None:
+            count -= len(self.server.posted)
         self.send_json(200, {
             "count": count,
             "next": self.page_link(query, next_offset, limit),
@@ -227,6 +259,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def present(self, record: Record, *, listing: bool = False) -> Record:
         """A stored record as it goes on the wire (where the output-side breaks live)."""
+        if self.broken("stale-device-name") and record["id"] in self.server.stale_names:
+            record["device_name"] = FORMER_NAME
         if listing and self.broken("list-drops-fields"):
             for name in ("notes", "reported_by", "performed_by", "priority"):
                 record.pop(name, None)
@@ -261,9 +295,19 @@ class Handler(BaseHTTPRequestHandler):
         if device is None:
             self.send_problem(404, f"device {body['device_id']!r} does not exist")
             return
-        record = self.build_record(body, device)
-        if not self.broken("lost-write"):
-            self.server.store.add(record)
+        if self.broken("busy-409") and not self.server.writing.acquire(blocking=False):
+            self.send_problem(409, "another diagnostic is being stored; try again")
+            return
+        try:
+            record = self.build_record(bends.stored_body(body, self.server.breaks), device)
+            if not self.broken("lost-write"):
+                self.server.store.add(record, racy=self.broken("lost-concurrent-write"))
+                self.server.posted.add(record["id"])
+            if self.broken("busy-409"):
+                time.sleep(RACE_WINDOW)
+        finally:
+            if self.broken("busy-409"):
+                self.server.writing.release()
         self.send_json(200 if self.broken("wrong-status-on-create") else 201, self.present(record))
 
     def validated(self, raw: bytes) -> dict[str, Any]:
@@ -279,7 +323,8 @@ class Handler(BaseHTTPRequestHandler):
             if error.status == 400 and self.broken("422-for-missing-field") and "missing" in error.message:
                 error.status = 422
             raise
-        found = problems(body)
+        found = {**problems(bends.relaxed_for_validation(body, self.server.breaks)),
+                 **bends.extra_problems(body, self.server.breaks)}
         if self.broken("bad-severity-accepted") and "issues" in found and "severity" in found["issues"]:
             del found["issues"]
         if not found:
@@ -304,10 +349,21 @@ class Handler(BaseHTTPRequestHandler):
             record.pop("notes", None)
         if self.broken("altered-details") and isinstance(record.get("details"), dict):
             record["details"] = {str(k).upper(): v for k, v in record["details"].items()}
-        record.setdefault("id", self.server.store.newest_id() if self.broken("reused-ids") else new_id())
+        record.setdefault("id", self.server.store.newest_id() if self.broken("reused-ids") else self.new_id())
+        created = now - timedelta(hours=2) if self.broken("clock-behind") else now
+        updated = created - timedelta(hours=1) if self.broken("updated-before-created") else created
         record.update(device_name=device.name, device_serial=device.serial,
-                      created_at=timestamp(now), updated_at=timestamp(now))
+                      created_at=timestamp(created), updated_at=timestamp(updated))
         return record
+
+    def new_id(self) -> str:
+        if not self.broken("racy-ids"):
+            return new_id()
+        # Read, work, write back: two POSTs in the window get the same id.
+        last = self.server.sequence
+        time.sleep(RACE_WINDOW)
+        self.server.sequence = last + 1
+        return f"seq-{last + 1:06d}"
 
 
 @dataclass
