@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +13,8 @@ import requests
 from .checks import CheckContext, ContractViolation, Expect, check_response
 from .contract_coverage import LOG
 from .exchange import Exchange
+from .masking import Secret
+from .reporting import TALLY
 
 RESOURCE = "inventory_device_diags/"
 TIMEOUT = (5.0, 60.0)  # connect, read (update_status may run slow helpers)
@@ -29,6 +33,24 @@ def resource_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/" + RESOURCE
 
 
+def new_session(base_url: str) -> requests.Session:
+    """A session for the server under test: no ~/.netrc credentials (they would spoil the missing-header
+    checks), but the proxies of the environment."""
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = requests.utils.get_environ_proxies(base_url)
+    return session
+
+
+@contextmanager
+def plain_session(base_url: str) -> Iterator[requests.Session]:
+    session = new_session(base_url)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 def json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
@@ -41,10 +63,7 @@ class ApiClient:
         self.resource_url = resource_url(base_url)
         self.token = token
         self.context = CheckContext(base_url=self.base_url, strict=strict)
-        self.session = requests.Session()
-        # No ~/.netrc credentials (they would spoil the missing-header checks); proxies still apply.
-        self.session.trust_env = False
-        self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self.session = new_session(self.base_url)
         self.seen_ids: set[str] = set()
 
     def close(self) -> None:
@@ -52,8 +71,8 @@ class ApiClient:
 
     def authorization_header(self, authorization: Authorization) -> dict[str, str]:
         if isinstance(authorization, _ValidToken):
-            return {"Authorization": f"Bearer {self.token}"}
-        return {} if authorization is None else {"Authorization": authorization}
+            return {"Authorization": Secret(f"Bearer {self.token}")}
+        return {} if authorization is None else {"Authorization": Secret(authorization)}
 
     def get(
         self,
@@ -130,6 +149,7 @@ class ApiClient:
             secret=self.token,
         )
         LOG.record_response(exchange.operation, exchange.status)
+        TALLY.record(exchange)
         check_response(exchange, self.context, expect)
         for record in exchange.results:
             if isinstance(record, dict) and isinstance(record.get("id"), str):
