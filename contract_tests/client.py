@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from . import transport
 from .checks import CheckContext, ContractViolation, Expect, check_response
 from .contract_coverage import LOG
 from .exchange import Exchange
@@ -33,18 +34,9 @@ def resource_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/" + RESOURCE
 
 
-def new_session(base_url: str) -> requests.Session:
-    """A session for the server under test: no ~/.netrc credentials (they would spoil the missing-header
-    checks), but the proxies of the environment."""
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies = requests.utils.get_environ_proxies(base_url)
-    return session
-
-
 @contextmanager
 def plain_session(base_url: str) -> Iterator[requests.Session]:
-    session = new_session(base_url)
+    session = transport.new_session(base_url)
     try:
         yield session
     finally:
@@ -63,7 +55,7 @@ class ApiClient:
         self.resource_url = resource_url(base_url)
         self.token = token
         self.context = CheckContext(base_url=self.base_url, strict=strict)
-        self.session = new_session(self.base_url)
+        self.session = transport.new_session(self.base_url)
         self.seen_ids: set[str] = set()
 
     def close(self) -> None:
@@ -132,7 +124,7 @@ class ApiClient:
             operation = method if self._is_resource(prepared.url or url) else f"{method} (other route)"
         sent_body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
         try:
-            response = self.session.send(prepared, timeout=TIMEOUT, allow_redirects=False)
+            response = transport.send(self.session, prepared, TIMEOUT)  # paced, 429/503 retried
         except requests.RequestException as error:
             failed = Exchange(operation, method, prepared.url or url, sent_headers, sent_body, 0, {}, b"",
                               secret=self.token)

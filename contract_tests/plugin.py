@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from . import command, contract_coverage, masking, preflight, reporting
+from . import command, contract_coverage, masking, preflight, reporting, staging
 from .checks import set_reproduction_hint
 from .client import plain_session
 from .embedded import missing_modules
@@ -69,6 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="data seed of the embedded mock (default %(default)s)")
     group.addoption("--contract-coverage", default=None, metavar="PATH",
                     help="write the contract-coverage table as JSON to PATH")
+    staging.add_options(group)
     group.addoption("--no-preflight", action="store_true",
                     help="skip the check, before any test, that the base URL answers, is the API's and "
                          "accepts the token")
@@ -165,7 +166,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.tbstyle == "auto":
         config.option.tbstyle = "short"  # the violation's message says it all; frames are for --tb=long
     set_reproduction_hint(_rerun_command(run))
-    config.stash[FAILURE_REPORTS] = reporting.FailureReports(_rerun_command(run))
+    config.stash[FAILURE_REPORTS] = reporting.FailureReports(
+        _rerun_command(run), full_tracebacks=config.option.tbstyle == "long")
+    staging.configure(config, run.worker_count)
     _preflight(config, run)
 
 
@@ -209,6 +212,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"diags-kit contract mode: {run.describe_mode()}",
         f"diags-kit run id: {run.run_id}{notes}",
         f"hypothesis seed: {run.hypothesis_seed}, profile {settings.get_current_profile_name()!r}",
+        *staging.header_lines(config, run.base_url),
     ]
 
 
@@ -252,6 +256,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     dumped = getattr(node, "workeroutput", {}).get(COVERAGE_KEY)
     if dumped:
         contract_coverage.LOG.merge(dumped)
+    staging.merge_worker(getattr(node, "workeroutput", {}))
 
 
 def _coverage_header(run: RunConfig) -> dict[str, Any]:
@@ -265,6 +270,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[COVERAGE_KEY] = contract_coverage.LOG.dump()
+        staging.dump_worker(workeroutput)
         return
     path = config.getoption("contract_coverage")
     if path:
@@ -283,3 +289,4 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for line in contract_coverage.render_table(contract_coverage.LOG.rows(strict=run.strict), width=width):
         terminalreporter.write_line(line)
     reporting.write_summary(terminalreporter, config, _rerun_command(run))
+    staging.write_summary(terminalreporter, config)

@@ -12,8 +12,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from . import transport
 from .client import resource_url
 from .masking import Secret
+from .retrying import ServerUnavailable, TargetTrouble
 
 PREFIX = "diags-kit:"
 TIMEOUT = (5.0, 30.0)
@@ -29,27 +31,35 @@ def _path_of(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+def _get(session: requests.Session, url: str, authorization: str) -> requests.Response:
+    """GET ``url?limit=1`` as the tests will: through the transport (retries, pacing, TLS, proxies)."""
+    request = session.prepare_request(requests.Request("GET", url, params={"limit": 1},
+                                                       headers={"Authorization": authorization}))
+    response = transport.send(session, request, TIMEOUT)
+    response.close()
+    return response
+
+
 def _status(session: requests.Session, url: str, authorization: str) -> int | None:
     """The status ``url`` answers a GET with, or None when nothing answers."""
     try:
-        response = session.get(url, params={"limit": 1}, headers={"Authorization": authorization},
-                               timeout=TIMEOUT, allow_redirects=False)
-    except requests.RequestException:
+        return _get(session, url, authorization).status_code
+    except (requests.RequestException, TargetTrouble):
         return None
-    response.close()
-    return response.status_code
 
 
-def _unreachable(base_url: str, error: requests.RequestException) -> str:
+def _unreachable(base_url: str, error: Exception) -> str:
     host = urlsplit(base_url).netloc
-    if isinstance(error, requests.exceptions.SSLError):
-        return (f"{PREFIX} {host} refused the TLS handshake or its certificate is not trusted: "
-                "pass --ca-bundle FILE (or set REQUESTS_CA_BUNDLE) for a company CA")
-    if isinstance(error, requests.exceptions.ProxyError):
-        return f"{PREFIX} the proxy for {host} refused the connection: check HTTPS_PROXY / NO_PROXY"
+    if isinstance(error, ServerUnavailable):
+        return f"{PREFIX} {str(error).splitlines()[0]}"
     if isinstance(error, requests.exceptions.Timeout):
         return f"{PREFIX} {host} did not answer in time: is the server up, and --base-url right?"
-    return f"{PREFIX} nothing answers at {host} (connection refused or reset): is the server running, " \
+    kind = str(error).splitlines()[0].split(": ", 1)[-1]
+    if "TLS" in kind:
+        return f"{PREFIX} {kind} ({host}); set REQUESTS_CA_BUNDLE or pass --ca-bundle FILE for a company CA"
+    if "proxy" in kind:
+        return f"{PREFIX} {kind} ({host})"
+    return f"{PREFIX} nothing answers at {host} ({kind.split(' at ')[0]}): is the server running, " \
            "and is --base-url right?"
 
 
@@ -68,12 +78,10 @@ def check(base_url: str, token: str, session: requests.Session) -> str | None:
     url = resource_url(base_url)
     authorization = Secret(f"Bearer {token}")
     try:
-        response = session.get(url, params={"limit": 1}, headers={"Authorization": authorization},
-                               timeout=TIMEOUT, allow_redirects=False)
-    except requests.RequestException as error:
+        response = _get(session, url, authorization)
+    except (requests.RequestException, TargetTrouble) as error:
         return _unreachable(base_url, error)
     status = response.status_code
-    response.close()
     where = f"{_origin(base_url)} answers {status} for {_path_of(url)}"
     if status == 404:
         return f"{PREFIX} {where}: {_missing_path_hint(session, base_url, authorization)}"

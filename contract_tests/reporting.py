@@ -25,6 +25,7 @@ import pytest
 
 from .checks import ContractViolation
 from .exchange import Exchange
+from .retrying import TargetTrouble
 
 MOCK_ONLY_REASON = "a (mock) rule of contract.md"
 #: A gateway's or an overloaded server's answers: their figures say more than a claim's name.
@@ -96,6 +97,9 @@ def intermittent_server_error(error: BaseException | None) -> str | None:
 
 def one_line_reason(error: BaseException | None, fallback: str) -> str:
     """What went wrong, in one line."""
+    trouble = next((found for found in _chain(error) if isinstance(found, TargetTrouble)), None)
+    if trouble is not None:
+        return str(trouble).splitlines()[0]
     intermittent = intermittent_server_error(error)
     if intermittent:
         return intermittent
@@ -114,9 +118,11 @@ def test_id(nodeid: str) -> str:
 class FailureReports:
     """Rewrites failed reports as they are made (see the module docstring)."""
 
-    def __init__(self, rerun_command: str) -> None:
+    def __init__(self, rerun_command: str, *, full_tracebacks: bool = False) -> None:
         self.rerun_command = rerun_command
+        self.full_tracebacks = full_tracebacks  # --tb=long: every frame kept, as asked
         self._first_seen: dict[int, tuple[BaseException, str]] = {}
+        self._first_trouble: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def reproduce_line(self, nodeid: str) -> str:
@@ -135,6 +141,14 @@ class FailureReports:
             if first != report.nodeid:
                 report.longrepr = f"{reason}\n(the same failure as the setup of {test_id(first)}, above)"
                 return False
+        trouble = next((found for found in _chain(error) if isinstance(found, TargetTrouble)), None)
+        if trouble is not None and not self.full_tracebacks:
+            # Not the server's API at fault: no traceback, and the same trouble told in full once.
+            with self._lock:
+                first = self._first_trouble.setdefault(reason, report.nodeid)
+            report.longrepr = str(trouble) if first == report.nodeid else \
+                f"{reason}\n(as for {test_id(first)})"
+            return False
         intermittent = intermittent_server_error(error)
         if intermittent:
             violation = find_violation(error)
@@ -178,7 +192,7 @@ def root_causes(reports: list[Any]) -> list[tuple[str, list[str]]]:
     shown: dict[str, str] = {}
     for report in reports:
         reason = report_reason(report)
-        claim = re.match(r"contract violated: \w+", reason)
+        claim = re.match(r"contract violated: \w+|the network failed.* at \S+|\S+ was still [^:]+", reason)
         key = claim.group(0) if claim else reason
         shown.setdefault(key, reason)
         grouped[key].append(test_id(report.nodeid))
