@@ -41,11 +41,13 @@ def gated_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, t
         "rate-limited": gateway.start(TOKEN, rate_limit=gateway.RateLimit(RATE, BURST, http_date=True)),
         "flaky": gateway.start(TOKEN, flaky=gateway.Flaky(FLAKY_SHARE)),
         "paced": gateway.start(TOKEN, rate_limit=gateway.RateLimit(RATE, BURST)),
+        "paced, 2 workers": gateway.start(TOKEN, rate_limit=gateway.RateLimit(RATE, BURST)),
         **{name: gateway.start(TOKEN, [name], rate_limit=gateway.RateLimit(RATE, BURST),
                                flaky=gateway.Flaky(FLAKY_SHARE)) for name in BREAKS_BEHIND_THE_GATEWAY},
     }
     # The correct server's runs go to the end; a break's run stops at the first failure.
-    options = {"rate-limited": (), "flaky": (), "paced": ("--max-rps", str(RATE * 0.75))}
+    paced = ("--max-rps", str(RATE * 0.75))
+    options = {"rate-limited": (), "flaky": (), "paced": paced, "paced, 2 workers": ("-n", "2", *paced)}
     try:
         with ThreadPoolExecutor(3) as pool:
             futures = {name: pool.submit(_run, server, folder, name, *options.get(name, ("-x",)))
@@ -70,8 +72,9 @@ def test_the_suite_passes_a_correct_server_behind_a_gateway(gated_runs: dict, na
     assert 'name="diags_kit_retry_wait_seconds"' in junit
 
 
-def test_max_rps_keeps_the_suite_under_the_limit(gated_runs: dict) -> None:
-    done, junit, refused = gated_runs["paced"]
+@pytest.mark.parametrize("name", ["paced", "paced, 2 workers"])
+def test_max_rps_keeps_the_suite_under_the_limit(gated_runs: dict, name: str) -> None:
+    done, junit, refused = gated_runs[name]
     assert done.returncode == 0, done.output[-4000:]
     assert refused.get(429, 0) == 0, refused
     assert "paced by --max-rps" in done.output
