@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import live
 import pytest
 import requests
-from contract_servers import reference
+from contract_servers import gateway, reference
 from suite_process import run_suite
 
 from contract_tests import preflight
@@ -67,3 +67,14 @@ def test_check_passes_a_correct_server_and_names_a_wrong_path(server: reference.
         assert preflight.check(server.base_url, TOKEN, session) is None
         problem = preflight.check(server.base_url.replace("/api/v1", "/v1"), TOKEN, session)
     assert problem is not None and "is --base-url the API base" in problem
+
+
+def test_a_server_that_only_rate_limits_is_one_line() -> None:
+    # An empty bucket refilled once a minute: every answer is 429 with Retry-After: 60.
+    server = gateway.start(TOKEN, rate_limit=gateway.RateLimit(rate=1 / 60, burst=0))
+    try:
+        done = run_suite(server.base_url, "--max-retry-wait", "5", token=TOKEN)
+    finally:
+        server.stop()
+    assert done.returncode == 4 and len(done.lines) == 1, done.output[-3000:]
+    assert "was still rate-limited (429)" in done.lines[0] and "--max-retry-wait" in done.lines[0]
