@@ -92,3 +92,34 @@ def test_the_ca_bundle_option_comes_before_the_environment(monkeypatch: pytest.M
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     assert transport.tls_verify(None, insecure=False) is True
+
+
+def test_a_dropped_connection_is_tried_once_more() -> None:
+    server = gateway.start(TOKEN, drop_first=1)
+    before = STATS.by_cause.get("a connection error", 0)
+    try:
+        assert _send(server.base_url).status_code == 200
+    finally:
+        server.stop()
+    assert server.gate.dropped == 1 and server.gate.passed == 1
+    assert STATS.by_cause.get("a connection error", 0) == before + 1
+
+
+def test_a_post_whose_connection_dropped_is_not_sent_again() -> None:
+    # The body went out: it may have been stored, so a second POST could make a duplicate.
+    server = gateway.start(TOKEN, drop_first=1)
+    try:
+        with pytest.raises(NetworkFailure, match=r"the network failed.*connection reset"):
+            _send(server.base_url, "POST", b'{"device_id": "x", "diagnostic_type": "health_check"}')
+    finally:
+        server.stop()
+    assert server.gate.dropped == 1 and server.gate.passed == 0
+
+
+def test_a_connection_dropped_twice_is_the_networks_fault() -> None:
+    server = gateway.start(TOKEN, drop_first=2)
+    try:
+        with pytest.raises(NetworkFailure, match=r"connection reset at 127\.0\.0\.1:\d+, twice"):
+            _send(server.base_url)
+    finally:
+        server.stop()

@@ -3,6 +3,7 @@
 - ``RateLimit``: a token bucket (``rate`` a second, ``burst`` at once); a request that finds it
   empty gets ``429`` with ``Retry-After`` (seconds, or an HTTP date) and is never processed.
 - ``Flaky``: a seeded share of requests gets ``503`` (with or without ``Retry-After``), unprocessed.
+- ``drop_first``: the first N requests have their connection closed with no answer (a pod gone).
 - ``tls``: the server speaks HTTPS with a certificate made for the test (``trustme``).
 
 Breaks (``breaks.BREAKS``) still sit behind the gateway, so the suite must catch them through it.
@@ -70,13 +71,19 @@ class Gate:
 
     rate_limit: RateLimit | None = None
     flaky: Flaky | None = None
+    drop_first: int = 0
+    dropped: int = 0
     refused: dict[int, int] = field(default_factory=dict)
     passed: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def verdict(self) -> tuple[int, str | None] | None:
-        """None to let the request through, else the status and the Retry-After value to answer."""
+        """None to let the request through, else the status and the Retry-After value to answer
+        (status 0: close the connection without an answer)."""
         with self._lock:
+            if self.dropped < self.drop_first:
+                self.dropped += 1
+                return 0, None
             if self.rate_limit is not None:
                 wait = self.rate_limit.wait()
                 if wait > 0:
@@ -111,6 +118,9 @@ class GatewayHandler(Handler):
             return
         status, retry_after = verdict
         self.read_body()  # unprocessed, but read, so the connection stays usable
+        if status == 0:
+            self.close_connection = True
+            return
         body = f'{{"message": "{"too many requests" if status == 429 else "service unavailable"}"}}'.encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -140,13 +150,13 @@ class GatedRunning(RunningServer):
 
 
 def start(token: str, active_breaks: Iterable[str] = (), *, rate_limit: RateLimit | None = None,
-          flaky: Flaky | None = None, tls: ssl.SSLContext | None = None,
+          flaky: Flaky | None = None, drop_first: int = 0, tls: ssl.SSLContext | None = None,
           max_limit: int = MAX_LIMIT) -> GatedRunning:
     """A reference server (with ``active_breaks``) behind the given gate, on a free loopback port;
     ``tls``, a server-side context, makes it HTTPS."""
     server = ReferenceServer(0, token, breaks_module.check_names(list(active_breaks)), max_limit=max_limit)
     server.RequestHandlerClass = GatewayHandler
-    server.gate = Gate(rate_limit, flaky)  # type: ignore[attr-defined]
+    server.gate = Gate(rate_limit, flaky, drop_first)  # type: ignore[attr-defined]
     server.scheme = "https" if tls is not None else "http"  # type: ignore[attr-defined]
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
