@@ -139,16 +139,34 @@ def test_insecure_checks_nothing_and_says_so(https_server: gateway.GatedRunning)
     assert "InsecureRequestWarning" not in done.output
 
 
+def _proxy_env(proxy: str, no_proxy: str) -> dict[str, str]:
+    """Both spellings: the lower-case one, if the machine has it, would win."""
+    return {"HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": no_proxy, "no_proxy": no_proxy}
+
+
 def test_the_proxy_of_the_environment_is_used_unless_no_proxy_says_otherwise() -> None:
     server = gateway.start(TOKEN)
     dead_proxy = f"http://127.0.0.1:{live.free_port()}"
     try:
         through_proxy = run_suite(server.base_url, "-k", "test_unknown_device_is_404", token=TOKEN,
-                                  env={"HTTP_PROXY": dead_proxy, "NO_PROXY": ""})
+                                  env=_proxy_env(dead_proxy, ""))
         bypassed = run_suite(server.base_url, "-k", "test_unknown_device_is_404", token=TOKEN,
-                             env={"HTTP_PROXY": dead_proxy, "NO_PROXY": "127.0.0.1"})
+                             env=_proxy_env(dead_proxy, "127.0.0.1"))
     finally:
         server.stop()
     assert through_proxy.returncode == 4 and len(through_proxy.lines) == 1, through_proxy.output[-3000:]
     assert "proxy" in through_proxy.lines[0]
     assert bypassed.returncode == 0, bypassed.output[-3000:]
+
+
+def test_requests_go_through_the_proxy() -> None:
+    # The reference server answers a proxy's absolute-URI requests too: it stands in as the proxy for a
+    # host that no resolver knows, so every answer the suite gets came through HTTP_PROXY.
+    proxy = gateway.start(TOKEN)
+    try:
+        done = run_suite("http://diags.staging.invalid/api/v1", "-k", "test_unknown_device_is_404",
+                         token=TOKEN, env=_proxy_env(f"http://127.0.0.1:{proxy.server.server_port}", ""))
+    finally:
+        proxy.stop()
+    assert done.returncode == 0, done.output[-3000:]
+    assert proxy.gate.passed >= 2  # the pre-flight check and the test
