@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-from . import claims
+from . import claims, transport
 from .checks import CheckContext, ContractViolation, Expect, check_response
 from .contract_coverage import LOG
 from .exchange import Exchange
+from .masking import Secret
+from .reporting import TALLY
 
 RESOURCE = "inventory_device_diags/"
 TIMEOUT = (5.0, 60.0)  # connect, read (update_status may run slow helpers)
@@ -31,6 +34,15 @@ def resource_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/" + RESOURCE
 
 
+@contextmanager
+def plain_session(base_url: str) -> Iterator[requests.Session]:
+    session = transport.new_session(base_url)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 def json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
@@ -43,10 +55,7 @@ class ApiClient:
         self.resource_url = resource_url(base_url)
         self.token = token
         self.context = CheckContext(base_url=self.base_url, strict=strict)
-        self.session = requests.Session()
-        # No ~/.netrc credentials (they would spoil the missing-header checks); proxies still apply.
-        self.session.trust_env = False
-        self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self.session = transport.new_session(self.base_url)
         self.seen_ids: set[str] = set()
         #: Called with every exchange after its own checks (the run's invariants: ``invariants.Observers``).
         self.observers: list[Callable[[Exchange], None]] = []
@@ -56,8 +65,8 @@ class ApiClient:
 
     def authorization_header(self, authorization: Authorization) -> dict[str, str]:
         if isinstance(authorization, _ValidToken):
-            return {"Authorization": f"Bearer {self.token}"}
-        return {} if authorization is None else {"Authorization": authorization}
+            return {"Authorization": Secret(f"Bearer {self.token}")}
+        return {} if authorization is None else {"Authorization": Secret(authorization)}
 
     def get(
         self,
@@ -117,7 +126,7 @@ class ApiClient:
             operation = method if self._is_resource(prepared.url or url) else f"{method} (other route)"
         sent_body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
         try:
-            response = self.session.send(prepared, timeout=TIMEOUT, allow_redirects=False)
+            response = transport.send(self.session, prepared, TIMEOUT)  # paced, 429/503 retried
         except requests.RequestException as error:
             failed = Exchange(operation, method, prepared.url or url, sent_headers, sent_body, 0, {}, b"",
                               secret=self.token)
@@ -135,6 +144,7 @@ class ApiClient:
         )
         LOG.record_response(exchange.operation, exchange.status)
         LOG.record_check(exchange.operation, exchange.status, claims.SERVER_ANSWERS.name)
+        TALLY.record(exchange)
         check_response(exchange, self.context, expect)
         for observe in self.observers:
             observe(exchange)

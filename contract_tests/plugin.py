@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from . import contract_coverage
+from . import command, contract_coverage, masking, preflight, reporting, staging
 from .checks import set_reproduction_hint
+from .client import plain_session
 from .embedded import missing_modules
 from .runconfig import RunConfig
 
 RUN_CONFIG = pytest.StashKey[RunConfig]()
+FAILURE_REPORTS = pytest.StashKey[reporting.FailureReports]()
 WORKER_KEY = "diags_kit"
 COVERAGE_KEY = "diags_kit_coverage"
 DEFAULT_MAX_WRITES = 25
@@ -42,7 +44,7 @@ settings.register_profile(
     stateful_step_count=12,
     deadline=None,  # a network round trip is no measure of the code under test
     database=None,  # a run is reproduced by its seed alone
-    print_blob=True,
+    print_blob=False,  # QA cannot act on @reproduce_failure: the seed replays the run
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 settings.register_profile("thorough", parent=settings.get_profile("quick"), max_examples=200,
@@ -68,6 +70,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="data seed of the embedded mock (default %(default)s)")
     group.addoption("--contract-coverage", default=None, metavar="PATH",
                     help="write the contract-coverage table as JSON to PATH")
+    staging.add_options(group)
+    group.addoption("--no-preflight", action="store_true",
+                    help="skip the check, before any test, that the base URL answers, is the API's and "
+                         "accepts the token")
 
 
 def _base_url(config: pytest.Config) -> str | None:
@@ -96,6 +102,10 @@ def _shared_values(config: pytest.Config) -> dict[str, Any]:
 
 def _build_run_config(config: pytest.Config) -> RunConfig:
     shared = _shared_values(config)
+    if config.getoption("base_url", None) == "":
+        # An empty CI secret: without this the run would quietly target the embedded mock.
+        raise pytest.UsageError("diags-kit: the base URL is empty (--base-url or PYTEST_BASE_URL): give the "
+                                "API base, like https://host/api/v1, or unset it to test the embedded mock")
     base_url = _base_url(config)
     token = config.getoption("token")
     if base_url is None:
@@ -109,6 +119,7 @@ def _build_run_config(config: pytest.Config) -> RunConfig:
         token = token or shared["generated_token"]
     elif not token:
         raise pytest.UsageError(f"--base-url {base_url} needs a token: pass --token or set DIAGS_TOKEN")
+    token = masking.secret(token)
     max_writes = config.getoption("max_writes")
     if max_writes is None and base_url is not None:
         max_writes = DEFAULT_MAX_WRITES
@@ -154,16 +165,35 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_CONFIG] = run
     # Before hypothesis' own pytest_configure reads it: every test then runs from this one seed.
     config.option.hypothesis_seed = run.hypothesis_seed
+    if config.option.tbstyle == "auto":
+        config.option.tbstyle = "short"  # the violation's message says it all; frames are for --tb=long
     set_reproduction_hint(_rerun_command(run))
+    config.stash[FAILURE_REPORTS] = reporting.FailureReports(
+        _rerun_command(run), full_tracebacks=config.option.tbstyle == "long")
+    staging.configure(config, run.worker_count)
+    _preflight(config, run)
+
+
+def _preflight(config: pytest.Config, run: RunConfig) -> None:
+    """Stop before any test, with one line, when the target cannot be the API (see ``preflight``)."""
+    if (run.base_url is None or hasattr(config, "workerinput") or config.getoption("no_preflight")
+            or config.getoption("collectonly", False)):
+        return
+    with plain_session(run.base_url) as session:
+        problem = preflight.check(run.base_url, run.token, session)
+    if problem:
+        raise pytest.UsageError(masking.scrub(problem))
 
 
 def _rerun_command(run: RunConfig) -> str:
     """The command line that replays this run's examples (the token left to DIAGS_TOKEN)."""
-    target = f"--base-url {run.base_url}" if run.base_url else f"--mock-seed {run.mock_seed}"
+    target = f'--base-url {run.base_url} --token "$DIAGS_TOKEN"' if run.base_url \
+        else f"--mock-seed {run.mock_seed}"
     flags = [flag for flag, on in (("--strict-contract", run.strict and run.base_url is not None),
                                    ("--read-only", run.read_only)) if on]
     seed = f"--hypothesis-seed={run.hypothesis_seed}"
-    return " ".join(["python -m pytest contract_tests", target, *flags, seed])
+    program = command.NAME if command.invoked() else "python -m pytest contract_tests"
+    return " ".join([program, target, *flags, seed])
 
 
 def run_config(config: pytest.Config) -> RunConfig:
@@ -178,11 +208,13 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     run = run_config(config)
+    notes = "" if run.read_only else f" (created records' notes start with {run.tag!r})"
     return [
         f"diags-kit contract target: {run.describe_target()}",
         f"diags-kit contract mode: {run.describe_mode()}",
-        f"diags-kit run id: {run.run_id} (created records' notes start with {run.tag!r})",
+        f"diags-kit run id: {run.run_id}{notes}",
         f"hypothesis seed: {run.hypothesis_seed}, profile {settings.get_current_profile_name()!r}",
+        *staging.header_lines(config, run.base_url),
     ]
 
 
@@ -197,18 +229,27 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 pytest.skip(f"--read-only: this test {what}")
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
+    outcome = yield
+    masking.scrub_report(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """The outermost wrapper: whatever the other hooks put in the report, the token is masked."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed:
+    failures = item.config.stash[FAILURE_REPORTS]
+    if failures.rewrite(report, call):
         run = run_config(item.config)
         report.sections.append((
             "diags-kit reproduction",
             f"target: {run.describe_target()} ({run.describe_mode()})\n"
-            f"run id: {run.run_id}\n"
-            f"hypothesis seed: {run.hypothesis_seed} (rerun with --hypothesis-seed={run.hypothesis_seed})",
+            f"run id: {run.run_id}, hypothesis seed: {run.hypothesis_seed}\n"
+            f"reproduce: {failures.reproduce_line(report.nodeid)}",
         ))
+    masking.scrub_report(report)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -217,6 +258,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     dumped = getattr(node, "workeroutput", {}).get(COVERAGE_KEY)
     if dumped:
         contract_coverage.LOG.merge(dumped)
+    staging.merge_worker(getattr(node, "workeroutput", {}))
 
 
 def _coverage_header(run: RunConfig) -> dict[str, Any]:
@@ -230,6 +272,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[COVERAGE_KEY] = contract_coverage.LOG.dump()
+        staging.dump_worker(workeroutput)
         return
     path = config.getoption("contract_coverage")
     if path:
@@ -250,3 +293,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     unexercised = contract_coverage.LOG.unexercised_claims(strict=run.strict)
     for line in contract_coverage.render_unexercised(unexercised, width=width):
         terminalreporter.write_line(line)
+    reporting.write_summary(terminalreporter, config, _rerun_command(run))
+    staging.write_summary(terminalreporter, config)
