@@ -27,7 +27,7 @@ from .checks import ContractViolation
 from .exchange import Exchange
 from .retrying import TargetTrouble
 
-MOCK_ONLY_REASON = "a (mock) rule of contract.md"
+MOCK_ONLY_REASON = "a (mock) rule of docs/contract.md"
 #: A gateway's or an overloaded server's answers: their figures say more than a claim's name.
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
 _SKIP_PREFIX = re.compile(r"^Skipped: ")
@@ -207,7 +207,7 @@ def skip_reasons(reports: list[Any]) -> list[tuple[str, int]]:
         reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
         reason = _SKIP_PREFIX.sub("", reason)
         if reason.startswith(MOCK_ONLY_REASON):
-            reason = "check (mock) rules of contract.md, which a real server need not follow " \
+            reason = "check (mock) rules of docs/contract.md, which a real server need not follow " \
                      "(--strict-contract checks them)"
         counts[reason] += 1
     return counts.most_common()

@@ -11,6 +11,7 @@ from contract_servers import reference
 from contract_servers.inventory import EMPTY_DEVICE_ID
 from suite_process import Finished, run_suite
 
+from contract_tests import claims
 from contract_tests.checks import ContractViolation
 from contract_tests.exchange import Exchange
 from contract_tests.reporting import TALLY, intermittent_server_error, one_line_reason, skip_reasons
@@ -76,7 +77,7 @@ def test_a_passing_read_only_run_says_why_tests_were_skipped() -> None:
     summary = done.output.split("diags-kit summary", 1)[1]
     skipped = re.search(r"^skipped \d+: .*$", summary, flags=re.MULTILINE)
     assert skipped is not None, summary
-    assert "check (mock) rules of contract.md" in skipped.group(0) and "--read-only" in skipped.group(0)
+    assert "check (mock) rules of docs/contract.md" in skipped.group(0) and "--read-only" in skipped.group(0)
     run_id = re.search(r"^diags-kit run id: .*$", done.output, flags=re.MULTILINE)
     assert run_id is not None and "notes" not in run_id.group(0), done.output[:2000]
 
@@ -89,7 +90,7 @@ def test_an_intermittent_503_is_named_by_its_figures() -> None:
     url = "http://api.test/api/v1/inventory_device_diags/?limit=37"
     for status in [200] * 37 + [503] * 3:
         TALLY.record(_exchange(status, url))
-    error = ContractViolation("no_server_error", "503 is a server error", _exchange(503, url))
+    error = ContractViolation(claims.NO_SERVER_ERROR, "503 is a server error", _exchange(503, url))
     reason = one_line_reason(error, "")
     assert reason.startswith("the server answered 503 to 3 of 40 identical requests")
     assert "intermittent" in reason
@@ -98,7 +99,7 @@ def test_an_intermittent_503_is_named_by_its_figures() -> None:
 def test_a_steady_500_stays_a_contract_violation() -> None:
     url = "http://api.test/api/v1/inventory_device_diags/?limit=38"
     TALLY.record(_exchange(500, url))
-    error = ContractViolation("no_server_error", "500 is a server error", _exchange(500, url))
+    error = ContractViolation(claims.NO_SERVER_ERROR, "500 is a server error", _exchange(500, url))
     assert intermittent_server_error(error) is None
     assert one_line_reason(error, "") == "contract violated: no_server_error: 500 is a server error"
 
@@ -111,7 +112,7 @@ def test_a_500_that_hypothesis_calls_flaky_is_intermittent() -> None:
     class FlakyFailure(ExceptionGroup):  # hypothesis' own is an ExceptionGroup of that name
         pass
 
-    violation = ContractViolation("no_server_error", "500", _exchange(500, url))
+    violation = ContractViolation(claims.NO_SERVER_ERROR, "500", _exchange(500, url))
     flaky = FlakyFailure("Inconsistent results", [violation])
     assert "500 to 1 of 2 identical requests" in one_line_reason(flaky, "")
 
@@ -121,7 +122,7 @@ def test_skip_reasons_are_counted() -> None:
         def __init__(self, reason: str) -> None:
             self.longrepr = ("file.py", 1, f"Skipped: {reason}")
 
-    reports = [Report("a (mock) rule of contract.md: x")] * 3 + [Report("--read-only: this test posts")]
+    reports = [Report("a (mock) rule of docs/contract.md: x")] * 3 + [Report("--read-only: this test posts")]
     reasons = dict(skip_reasons(reports))
     assert reasons["--read-only: this test posts"] == 1
     assert sum(count for reason, count in reasons.items() if "(mock) rules" in reason) == 3
