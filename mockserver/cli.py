@@ -18,6 +18,7 @@ from typing import Any
 import fixtures
 
 from . import config
+from .proxy import cli as proxy_cli
 
 ENV_PREFIX = "DIAGS_"
 
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    description="Generate seeded devices and diagnostics into a JSON file.")
     _add_data_options(generate)
     generate.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="file to write")
+    proxy_cli.add_commands(commands)
     return parser
 
 
@@ -288,6 +290,8 @@ def _fixtures(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if proxy_cli.run(args):
+        return
     if args.command == "serve":
         _serve(args)
     else:

@@ -1,0 +1,96 @@
+"""The proxy app: ``create_app(config)``, and the factory granian's worker calls."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from contract_tests.exchange import Exchange
+
+from . import admin
+from .forward import Forwarder, Upstream
+from .recorder import RecordBook
+from .request_shapes import bearer_token, classify
+from .traffic import TrafficChecker
+from .violations import RESPONSE, Ledger, Violation
+
+RESOURCE = "/inventory_device_diags"
+
+
+def _on_resource(url: str, base_url: str) -> bool:
+    path = url.split("?", 1)[0]
+    return path.rstrip("/") == base_url.rstrip("/") + RESOURCE
+
+
+def _is_api(url: str, base_url: str) -> bool:
+    return url == base_url.rstrip("/") or url.startswith(base_url.rstrip("/") + "/")
+
+
+def _bad_gateway(detail: str, violations: list[Violation]) -> Upstream:
+    body = {"detail": detail, "claims": sorted({violation.claim for violation in violations}),
+            "violations": [violation.__dict__ for violation in violations]}
+    return Upstream(502, "Bad Gateway", [("Content-Type", "application/json")], json.dumps(body).encode())
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The proxy. Settings: ``PROXY_UPSTREAM`` (the upstream API base URL), ``PROXY_HOST`` (the address it
+    is bound to, for the admin API's rule), ``PROXY_ADMIN_TOKEN``, ``PROXY_REPORT_DIR``, ``PROXY_ERRORS``,
+    ``PROXY_RECORD``."""
+    app = Flask(__name__)
+    app.config.update({"PROXY_HOST": "127.0.0.1", "PROXY_ADMIN_TOKEN": None, "PROXY_REPORT_DIR": None,
+                       "PROXY_ERRORS": False, "PROXY_RECORD": None})
+    app.config.update(config or {})
+    base_url = str(app.config["PROXY_UPSTREAM"]).rstrip("/")
+    report_dir = app.config["PROXY_REPORT_DIR"]
+    ledger = Ledger(Path(report_dir) if report_dir else None)
+    checker = TrafficChecker(base_url)
+    record = app.config["PROXY_RECORD"]
+    book = RecordBook(Path(record)) if record else None
+    errors = bool(app.config["PROXY_ERRORS"])
+    app.extensions["proxy.ledger"] = ledger
+    app.register_blueprint(admin.bp)
+
+    def inspect_exchange(environ: Any, url: str, headers: dict[str, str], body: bytes,
+                         upstream: Upstream) -> tuple[Upstream, int]:
+        if not _is_api(url, base_url):
+            return upstream, 0
+        authorization = headers.get("Authorization")
+        token = bearer_token(authorization)
+        method = environ["REQUEST_METHOD"]
+        on_resource = _on_resource(url, base_url)
+        operation = method if on_resource else f"{method} (other route)"
+        exchange = Exchange(operation, method, url, headers, body or None, upstream.status,
+                            {name.lower(): value for name, value in upstream.headers}, upstream.content,
+                            secret=token or "")
+        verdict = classify(method, on_resource, environ.get("QUERY_STRING", ""), authorization, body)
+        if upstream.status == 0:
+            found = [Violation(RESPONSE, "server_answers", f"the upstream did not answer: {upstream.error}",
+                               method, exchange.mask(url), 0)]
+            found += [Violation("request", name, exchange.mask(message), method, exchange.mask(url), 0)
+                      for name, message in verdict.problems]
+        else:
+            found = checker.check(exchange, verdict, token)
+            if book is not None and on_resource:
+                book.observe(exchange)
+        ledger.add(found)
+        broken = [violation for violation in found if violation.side == RESPONSE]
+        if upstream.status == 0:
+            return _bad_gateway(f"the upstream {base_url} did not answer", broken), len(found)
+        if errors and broken:
+            return _bad_gateway("the upstream's answer breaks the contract", broken), len(found)
+        return upstream, len(found)
+
+    app.wsgi_app = Forwarder(app.wsgi_app, base_url, inspect_exchange)  # type: ignore[method-assign]
+    return app
+
+
+def app_from_environment() -> Flask:
+    """The factory granian's worker calls: settings come from ``CONFIG_VARIABLE``."""
+    from mockserver.server import CONFIG_VARIABLE
+
+    return create_app(json.loads(os.environ.get(CONFIG_VARIABLE, "{}")))
+
