@@ -9,25 +9,11 @@ from typing import Any
 
 from flask import Flask
 
-from contract_tests.exchange import Exchange
-
 from . import admin
 from .forward import Forwarder, Upstream
 from .recorder import RecordBook
-from .request_shapes import bearer_token, classify
-from .traffic import TrafficChecker
+from .traffic import TrafficChecker, is_api, observed
 from .violations import RESPONSE, Ledger, Violation
-
-RESOURCE = "/inventory_device_diags"
-
-
-def _on_resource(url: str, base_url: str) -> bool:
-    path = url.split("?", 1)[0]
-    return path.rstrip("/") == base_url.rstrip("/") + RESOURCE
-
-
-def _is_api(url: str, base_url: str) -> bool:
-    return url == base_url.rstrip("/") or url.startswith(base_url.rstrip("/") + "/")
 
 
 def _bad_gateway(detail: str, violations: list[Violation]) -> Upstream:
@@ -56,17 +42,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     def inspect_exchange(environ: Any, url: str, headers: dict[str, str], body: bytes,
                          upstream: Upstream) -> tuple[Upstream, int]:
-        if not _is_api(url, base_url):
+        if not is_api(url, base_url):
             return upstream, 0
-        authorization = headers.get("Authorization")
-        token = bearer_token(authorization)
         method = environ["REQUEST_METHOD"]
-        on_resource = _on_resource(url, base_url)
-        operation = method if on_resource else f"{method} (other route)"
-        exchange = Exchange(operation, method, url, headers, body or None, upstream.status,
-                            {name.lower(): value for name, value in upstream.headers}, upstream.content,
-                            secret=token or "")
-        verdict = classify(method, on_resource, environ.get("QUERY_STRING", ""), authorization, body)
+        exchange, verdict, token = observed(base_url, method, url, headers, body, upstream.status,
+                                            upstream.headers, upstream.content)
         if upstream.status == 0:
             found = [Violation(RESPONSE, "server_answers", f"the upstream did not answer: {upstream.error}",
                                method, exchange.mask(url), 0)]
@@ -74,7 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                       for name, message in verdict.problems]
         else:
             found = checker.check(exchange, verdict, token)
-            if book is not None and on_resource:
+            if book is not None and not exchange.operation.endswith("(other route)"):
                 book.observe(exchange)
         ledger.add(found)
         broken = [violation for violation in found if violation.side == RESPONSE]

@@ -36,7 +36,7 @@ from contract_tests.paging import (
 from contract_tests.posting import created_echoes_fields_sent, created_id_is_fresh, created_record_is_listed
 from contract_tests.records import Search
 
-from .request_shapes import REQUEST_QUERY_DOCUMENTED, Verdict
+from .request_shapes import REQUEST_QUERY_DOCUMENTED, Verdict, bearer_token, classify
 from .violations import REQUEST, RESPONSE, Violation
 
 CLIENT_ERRORS = frozenset(range(400, 500))
@@ -44,6 +44,27 @@ CLIENT_ERRORS = frozenset(range(400, 500))
 CLOCK_TOLERANCE_SECONDS = 300.0
 #: Bounds on what is remembered, so a long-running proxy does not grow without end.
 MAX_REMEMBERED = 2_000
+
+
+RESOURCE = "/inventory_device_diags"
+
+
+def is_api(url: str, base_url: str) -> bool:
+    """Whether ``url`` lies under the API base URL."""
+    return url == base_url.rstrip("/") or url.startswith(base_url.rstrip("/") + "/")
+
+
+def observed(base_url: str, method: str, url: str, headers: dict[str, str], body: bytes, status: int,
+             response_headers: list[tuple[str, str]], content: bytes) -> tuple[Exchange, Verdict, str | None]:
+    """One exchange with the API as the claims see it, what is wrong with its request, and its token."""
+    authorization = next((value for name, value in headers.items() if name.lower() == "authorization"), None)
+    token = bearer_token(authorization)
+    on_resource = urlsplit(url).path.rstrip("/") == urlsplit(base_url).path.rstrip("/") + RESOURCE
+    operation = method if on_resource else f"{method} (other route)"
+    received = {name.lower(): value for name, value in response_headers}
+    exchange = Exchange(operation, method, url, headers, body or None, status, received, content,
+                        secret=token or "")
+    return exchange, classify(method, on_resource, urlsplit(url).query, authorization, body), token
 
 
 def _normalized(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
