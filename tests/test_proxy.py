@@ -15,6 +15,7 @@ from contract_servers import reference
 from proxy_live import DELIBERATE_BAD_REQUESTS, RESOURCE, drive, proxied, violations
 
 from mockserver.proxy.forward import rewrite_links
+from mockserver.proxy.traffic import TrafficChecker, observed
 
 TOKEN = "proxy-check-7c1e0b"
 
@@ -177,3 +178,30 @@ def test_the_admin_api_needs_the_admin_token_when_one_is_set(upstream: reference
                                headers={"Authorization": "Bearer adm-secret"}, timeout=30)
     assert refused.status_code == 401
     assert allowed.status_code == 200 and allowed.json() == {"count": 0, "violations": []}
+
+
+def _check(method: str, url: str, status: int, answer: object, body: bytes = b"",
+           authorization: str = f"Bearer {TOKEN}") -> list[tuple[str, str]]:
+    base = "http://up:1/api/v1"
+    exchange, verdict, token = observed(base, method, base + url, {"Authorization": authorization}, body,
+                                        status, [("Content-Type", "application/json")],
+                                        json.dumps(answer).encode())
+    found = TrafficChecker(base).check(exchange, verdict, token)
+    return [(violation.side, violation.claim) for violation in found]
+
+
+def test_a_refusal_of_a_bad_request_is_the_clients_fault() -> None:
+    refusal = {"detail": "offset must be a non-negative integer"}
+    assert _check("GET", "/inventory_device_diags/?offset=-1", 400, refusal) == \
+        [("request", "request_query_documented")]
+    assert _check("POST", "/inventory_device_diags/", 400, refusal, b"{not json") == \
+        [("request", "request_body_matches_schema")]
+    assert _check("POST", "/inventory_device_diags/", 201, refusal, b"{not json") == \
+        [("request", "request_body_matches_schema"), ("response", "malformed_json_is_400")]
+
+
+def test_a_request_without_a_token_must_get_a_401() -> None:
+    empty = {"count": 0, "next": None, "previous": None, "results": []}
+    assert _check("GET", "/inventory_device_diags/", 200, empty, authorization="") == \
+        [("request", "request_authenticated"), ("response", "unauthenticated_is_401")]
+    assert _check("GET", "/inventory_device_diags/", 200, empty) == []

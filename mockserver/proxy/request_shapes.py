@@ -41,6 +41,11 @@ class Verdict:
     authenticated: bool = True
     body: dict[str, object] | None = None  # a valid POST body
 
+    @property
+    def outside_shapes(self) -> bool:
+        """Whether the request breaks a documented shape other than authentication."""
+        return any(name != REQUEST_AUTHENTICATED for name, _ in self.problems)
+
     def expect(self, statuses: set[int], rule: Claim, why: str) -> None:
         if self.expected is None:
             self.expected, self.rule, self.why = statuses, rule, why
@@ -65,10 +70,24 @@ def _query_problem(query: str) -> str | None:
     return None
 
 
+WRAPPED = ("the body wraps the diagnostic in 'data' (a form contract.md lets only the mock accept): "
+           "a real server may refuse it")
+
+
+def _wrapped(raw: bytes, body: object) -> bool:
+    """The (mock) forms of contract.md: ``{"data": "<JSON>"}``, or form-encoded ``data=<JSON>``."""
+    if body is None:
+        return raw.startswith(b"data=")
+    return isinstance(body, dict) and set(body) == {"data"} and isinstance(body["data"], str)
+
+
 def _classify_body(raw: bytes, verdict: Verdict) -> None:
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
+        if _wrapped(raw, None):
+            verdict.problems.append((REQUEST_BODY_MATCHES_SCHEMA, WRAPPED))
+            return
         verdict.problems.append((REQUEST_BODY_MATCHES_SCHEMA, "the body is not JSON"))
         verdict.expect({400}, claims.MALFORMED_JSON_IS_400, "a body that is not JSON")
         return
@@ -76,6 +95,9 @@ def _classify_body(raw: bytes, verdict: Verdict) -> None:
         verdict.problems.append((REQUEST_BODY_MATCHES_SCHEMA, f"the body is JSON {type(body).__name__}, "
                                                               "not an object"))
         verdict.expect({400}, claims.NON_OBJECT_BODY_IS_400, "JSON that is not an object")
+        return
+    if _wrapped(raw, body):
+        verdict.problems.append((REQUEST_BODY_MATCHES_SCHEMA, WRAPPED))
         return
     missing = [name for name in REQUIRED_FIELDS if name not in body]
     error = best_match(schemas.validator("diag-create").iter_errors(body))

@@ -60,11 +60,16 @@ def observed(base_url: str, method: str, url: str, headers: dict[str, str], body
     authorization = next((value for name, value in headers.items() if name.lower() == "authorization"), None)
     token = bearer_token(authorization)
     on_resource = urlsplit(url).path.rstrip("/") == urlsplit(base_url).path.rstrip("/") + RESOURCE
+    verdict = classify(method, on_resource, urlsplit(url).query, authorization, body)
     operation = method if on_resource else f"{method} (other route)"
+    if on_resource and 400 <= status < 500 and verdict.outside_shapes:
+        # A refusal of a request the docs do not describe is held to what check_response holds any
+        # undocumented request to (JSON, no 5xx), and to the status the contract prescribes, if any.
+        operation = f"{method} (undocumented request)"
     received = {name.lower(): value for name, value in response_headers}
     exchange = Exchange(operation, method, url, headers, body or None, status, received, content,
                         secret=token or "")
-    return exchange, classify(method, on_resource, urlsplit(url).query, authorization, body), token
+    return exchange, verdict, token
 
 
 def _normalized(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -165,6 +170,8 @@ class TrafficChecker:
             device_known = verdict.body.get("device_id") in self._devices
             statuses = {201} if device_known else {201, 404}
             return statuses, claims.VALID_BODY_IS_201, "a valid body" + (" for a known device" * device_known)
+        if exchange.operation.endswith("(undocumented request)"):
+            return None, None, ""
         if exchange.operation.endswith("(other route)"):
             return set(CLIENT_ERRORS), claims.UNKNOWN_ROUTE_IS_A_CLIENT_ERROR, "an unknown route"
         return set(CLIENT_ERRORS), claims.OTHER_METHOD_IS_CLIENT_ERROR, f"{exchange.method} is not documented"

@@ -37,9 +37,9 @@ class Violation:
     status: int
 
     def log_line(self) -> str:
-        first_line = self.message.splitlines()[0] if self.message else ""
+        one_line = " ".join(line.strip() for line in self.message.splitlines())
         return f"contract violation ({self.side}) {self.claim}: {self.method} {self.url} -> {self.status}: " \
-               f"{first_line}"
+               f"{one_line}"
 
 
 class Ledger:

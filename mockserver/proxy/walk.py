@@ -101,6 +101,6 @@ def record(source: str, token: str, output: Path, devices: list[str], max_record
         print(f"record: the mock could not serve these records: {error}", file=sys.stderr)
         return 1
     fixtures.write(fixture, output)
-    print(f"wrote {len(fixture['devices'])} devices and {len(fixture['diagnostics'])} diagnostics "
+    print(f"wrote {len(fixture['devices'])} device(s) and {len(fixture['diagnostics'])} diagnostic(s) "
           f"to {output}", file=sys.stderr)
     return 0
