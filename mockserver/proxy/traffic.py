@@ -22,6 +22,7 @@ from contract_tests.checks import CheckContext, ContractViolation, Expect, check
 from contract_tests.exchange import Exchange
 from contract_tests.invariants import (
     DeviceIdentity,
+    count_grows_by_writes,
     created_at_near_client_clock,
     same_request_same_records,
     updated_not_before_created,
@@ -110,6 +111,7 @@ class TrafficChecker:
         self._walks: dict[Any, _Walk] = {}
         self._last_answers: dict[Any, tuple[Exchange, int]] = {}
         self._writes = 0
+        self._baseline: tuple[int, int] | None = None  # (count of the whole list, writes by then)
 
     def check(self, exchange: Exchange, verdict: Verdict, token: str | None) -> list[Violation]:
         """Every violation this exchange shows: the request's problems, then the response's."""
@@ -193,8 +195,19 @@ class TrafficChecker:
             if created is not None:
                 search = Search(exchange, {str(record.get("id")): record}, complete=False)
                 run(created_record_is_listed, created[0], search)
+        self._count_grows(exchange, run)
         self._same_request(exchange, run)
         self._follow_walk(exchange, run)
+
+    def _count_grows(self, exchange: Exchange, run: Callable[..., bool]) -> None:
+        count = exchange.payload.get("count")
+        if "id" in exchange.query or not isinstance(count, int):
+            return
+        if self._baseline is None:
+            self._baseline = (count, self._writes)
+        else:
+            # Other clients may write too: the count must grow by at least what passed through here.
+            run(count_grows_by_writes, exchange, self._baseline[0], self._writes - self._baseline[1], False)
 
     def _same_request(self, exchange: Exchange, run: Callable[..., bool]) -> None:
         key = _normalized(exchange.url)
