@@ -14,6 +14,7 @@ import requests
 from contract_servers import reference
 from proxy_live import DELIBERATE_BAD_REQUESTS, RESOURCE, drive, proxied, violations
 
+from mockserver.proxy.app import create_app
 from mockserver.proxy.forward import rewrite_links
 from mockserver.proxy.traffic import TrafficChecker, observed
 
@@ -206,3 +207,15 @@ def test_a_request_without_a_token_must_get_a_401() -> None:
     assert _check("GET", "/inventory_device_diags/", 200, empty, authorization="") == \
         [("request", "request_authenticated"), ("response", "unauthenticated_is_401")]
     assert _check("GET", "/inventory_device_diags/", 200, empty) == []
+
+
+def test_a_fault_of_the_checks_does_not_cost_the_client_its_answer(upstream: reference.RunningServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug in the proxy's checks")
+
+    monkeypatch.setattr(TrafficChecker, "check", broken)
+    client = create_app({"PROXY_UPSTREAM": upstream.base_url}).test_client()
+    answer = client.get(RESOURCE, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200 and answer.json is not None and "results" in answer.json
+    assert answer.headers["X-Contract-Violations"] == "0"
