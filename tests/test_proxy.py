@@ -219,3 +219,15 @@ def test_a_fault_of_the_checks_does_not_cost_the_client_its_answer(upstream: ref
     answer = client.get(RESOURCE, headers={"Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code == 200 and answer.json is not None and "results" in answer.json
     assert answer.headers["X-Contract-Violations"] == "0"
+
+
+def test_an_upstream_that_does_not_answer_is_a_502_and_a_violation() -> None:
+    app = create_app({"PROXY_UPSTREAM": f"http://127.0.0.1:{live.free_port()}/api/v1"})
+    client = app.test_client()
+    answer = client.get(RESOURCE, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 502 and answer.json is not None
+    assert answer.json["claims"] == ["server_answers"]
+    listed = client.get("/__admin/violations").json
+    assert listed is not None
+    assert [violation["claim"] for violation in listed["violations"]] == ["server_answers"]
+    assert TOKEN not in json.dumps(listed)

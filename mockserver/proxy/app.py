@@ -11,11 +11,13 @@ from typing import Any
 
 from flask import Flask
 
+from contract_tests import claims
+
 from . import admin
 from .forward import Forwarder, Upstream
 from .recorder import RecordBook
 from .traffic import TrafficChecker, is_api, observed
-from .violations import RESPONSE, Ledger, Violation
+from .violations import REQUEST, RESPONSE, Ledger, Violation
 
 
 def _bad_gateway(detail: str, violations: list[Violation]) -> Upstream:
@@ -50,9 +52,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         exchange, verdict, token = observed(base_url, method, url, headers, body, upstream.status,
                                             upstream.headers, upstream.content)
         if upstream.status == 0:
-            found = [Violation(RESPONSE, "server_answers", f"the upstream did not answer: {upstream.error}",
-                               method, exchange.mask(url), 0)]
-            found += [Violation("request", name, exchange.mask(message), method, exchange.mask(url), 0)
+            problem = exchange.mask(f"the upstream did not answer: {upstream.error}")
+            found = [Violation(RESPONSE, claims.SERVER_ANSWERS.name, problem, method, exchange.mask(url), 0)]
+            found += [Violation(REQUEST, name, exchange.mask(message), method, exchange.mask(url), 0)
                       for name, message in verdict.problems]
         else:
             try:
