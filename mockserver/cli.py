@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import fixtures
+from mockserver.proxy import cli as proxy_cli
 
 from . import config
-from .proxy import cli as proxy_cli
 
 ENV_PREFIX = "DIAGS_"
 
