@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import fixtures
+import mockserver.proxy.cli as proxy_cli
 
 from ..core import config
 
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(generate)
     generate.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
                           help="file to write; - for standard output")
+    proxy_cli.add_commands(commands)
     return parser
 
 
@@ -338,6 +340,8 @@ def _fixtures(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if proxy_cli.run(args):
+        return
     if args.command == "serve":
         _serve(args)
     else:

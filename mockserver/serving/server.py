@@ -47,6 +47,7 @@ STOP_GRACE_SECONDS = 5
 #: Where the worker finds the WSGI app factory to serve (``module:function``).
 FACTORY_VARIABLE = "DIAGS_KIT_WSGI_FACTORY"
 THREADS_KEY = "DIAGS_THREADS"
+BLOCKING_KEY = "DIAGS_APP_BLOCKS"
 
 
 @dataclass
@@ -66,6 +67,9 @@ class ServerOptions:
     app_config: dict[str, Any] = field(default_factory=dict)
     #: The WSGI app factory the worker imports (``module:function``); the benchmark serves its bare app here.
     factory: str = f"{__name__}:app_from_environment"
+    #: Whether every request of that app may wait (the validation proxy waits on its upstream), and so
+    #: runs in one of ``threads``; the mock decides per request (``may_wait``), the bare app never waits.
+    blocking_app: bool = False
 
 
 def app_from_environment() -> Flask:
@@ -105,12 +109,13 @@ def rsgi_app() -> RsgiBridge:
     module_name, _, function = os.environ.get(FACTORY_VARIABLE, ServerOptions.factory).partition(":")
     app: Flask = getattr(importlib.import_module(module_name), function)()
     mock = f"{module_name}:{function}" == ServerOptions.factory
+    blocking = bool(settings.get(BLOCKING_KEY))
     return RsgiBridge(
         app.wsgi_app,
         threads=int(settings.get(THREADS_KEY, ServerOptions.threads)),
         body_timeout=float(settings.get("DIAGS_BODY_TIMEOUT", BODY_TIMEOUT_SECONDS)),
         max_body=app.config.get("MAX_CONTENT_LENGTH"),
-        may_wait=may_wait(app) if mock else lambda environ: False,
+        may_wait=may_wait(app) if mock else lambda environ: blocking,
         record_refusal=record_refusal(app),
     )
 
@@ -122,7 +127,8 @@ def serve(options: ServerOptions) -> None:
     from granian.http import HTTP1Settings
 
     os.environ[CONFIG_VARIABLE] = json.dumps({**options.app_config, "DIAGS_ACCESS_LOG": options.access_log,
-                                              THREADS_KEY: options.threads})
+                                              THREADS_KEY: options.threads,
+                                              BLOCKING_KEY: options.blocking_app})
     os.environ[FACTORY_VARIABLE] = options.factory
     Granian(
         f"{__name__}:rsgi_app",

@@ -1,0 +1,267 @@
+"""Checking traffic with the contract's claims: each exchange alone, and exchanges against each other.
+
+Every claim comes from the contract suite's catalogue and is called as the suite calls it
+(``contract_tests.checks``, ``invariants``, ``paging``, ``posting``): this module only decides, from the
+traffic, which claims an exchange can be held to and with what, then turns each ``ContractViolation``
+into a ``Violation``. What it remembers between exchanges (under one lock): the devices and record ids
+met, the 201 echoes of records created through the proxy, the pages of each walk along ``next``, the
+last answer to each GET, and which tokens the server accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from contract_tests import claims
+from contract_tests.checks import CheckContext, ContractViolation, Expect, check_response, records_of
+from contract_tests.exchange import Exchange
+from contract_tests.invariants import (
+    DeviceIdentity,
+    count_grows_by_writes,
+    created_at_near_client_clock,
+    same_request_same_records,
+    updated_not_before_created,
+)
+from contract_tests.paging import (
+    Walk,
+    check_page,
+    count_stable_while_walking,
+    next_links_progress,
+    walk_visits_each_record_once,
+)
+from contract_tests.posting import created_echoes_fields_sent, created_id_is_fresh, created_record_is_listed
+from contract_tests.records import Search
+
+from .request_shapes import REQUEST_QUERY_DOCUMENTED, Verdict, bearer_token, classify
+from .violations import REQUEST, RESPONSE, Violation
+
+CLIENT_ERRORS = frozenset(range(400, 500))
+#: A new record's created_at may differ this much from the proxy's clock (a server's clock drifts).
+CLOCK_TOLERANCE_SECONDS = 300.0
+#: Bounds on what is remembered, so a long-running proxy does not grow without end.
+MAX_REMEMBERED = 2_000
+
+
+RESOURCE = "/inventory_device_diags"
+
+
+def is_api(url: str, base_url: str) -> bool:
+    """Whether ``url`` lies under the API base URL."""
+    return url == base_url.rstrip("/") or url.startswith(base_url.rstrip("/") + "/")
+
+
+def observed(base_url: str, method: str, url: str, headers: dict[str, str], body: bytes, status: int,
+             response_headers: list[tuple[str, str]], content: bytes) -> tuple[Exchange, Verdict, str | None]:
+    """One exchange with the API as the claims see it, what is wrong with its request, and its token."""
+    authorization = next((value for name, value in headers.items() if name.lower() == "authorization"), None)
+    token = bearer_token(authorization)
+    on_resource = urlsplit(url).path.rstrip("/") == urlsplit(base_url).path.rstrip("/") + RESOURCE
+    verdict = classify(method, on_resource, urlsplit(url).query, authorization, body)
+    operation = method if on_resource else f"{method} (other route)"
+    if on_resource and 400 <= status < 500 and verdict.outside_shapes:
+        # A refusal of a request the docs do not describe is held to what check_response holds any
+        # undocumented request to (JSON, no 5xx), and to the status the contract prescribes, if any.
+        operation = f"{method} (undocumented request)"
+    received = {name.lower(): value for name, value in response_headers}
+    exchange = Exchange(operation, method, url, headers, body or None, status, received, content,
+                        secret=token or "")
+    return exchange, verdict, token
+
+
+def _normalized(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    parts = urlsplit(url)
+    return parts.path.rstrip("/"), tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+
+
+def _walk_key(query: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((name, value) for name, value in query.items() if name != "offset"))
+
+
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class _Walk:
+    """The pages met following ``next`` from a first page, and the writes seen when it began."""
+
+    def __init__(self, first: Exchange, writes: int) -> None:
+        self.pages = [first]
+        self.writes = writes
+
+
+class TrafficChecker:
+    """Checks each exchange against the claims it can be held to; ``check`` is safe from many threads."""
+
+    def __init__(self, base_url: str, clock_tolerance: float = CLOCK_TOLERANCE_SECONDS,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.context = CheckContext(base_url, strict=False)
+        self.clock_tolerance = clock_tolerance
+        self.clock = clock
+        self.identity = DeviceIdentity()
+        self._lock = threading.Lock()
+        self._good_tokens: set[str] = set()
+        self._devices: set[str] = set()
+        self._ids: set[str] = set()
+        self._created: dict[str, tuple[Exchange, int]] = {}  # id -> (201 echo, writes before it)
+        self._walks: dict[Any, _Walk] = {}
+        self._last_answers: dict[Any, tuple[Exchange, int]] = {}
+        self._writes = 0
+        self._baseline: tuple[int, int] | None = None  # (count of the whole list, writes by then)
+
+    def check(self, exchange: Exchange, verdict: Verdict, token: str | None) -> list[Violation]:
+        """Every violation this exchange shows: the request's problems, then the response's."""
+        url = exchange.mask(exchange.url)
+        found = [Violation(REQUEST, name, exchange.mask(message), exchange.method, url, exchange.status)
+                 for name, message in verdict.problems]
+
+        def run(check: Callable[..., None], *args: Any) -> bool:
+            try:
+                check(*args)
+            except ContractViolation as violation:
+                found.append(Violation(RESPONSE, violation.claim, exchange.mask(violation.problem),
+                                       exchange.method, url, exchange.status))
+                return False
+            return True
+
+        with self._lock:
+            expect = self._expectation(exchange, verdict, token)
+            if run(check_response, exchange, self.context, expect) and exchange.status in (200, 201) \
+                    and exchange.operation in ("GET", "POST"):
+                self._check_records(exchange, verdict, run)
+            self._remember(exchange, token)
+        return found
+
+    def _expectation(self, exchange: Exchange, verdict: Verdict, token: str | None) -> Expect | None:
+        statuses, rule, why = verdict.expected, verdict.rule, verdict.why
+        if statuses is None:
+            statuses, rule, why = self._default_expectation(exchange, verdict)
+        if statuses is None or rule is None:
+            return None
+        statuses = set(statuses)
+        if verdict.authenticated and (token is None or _fingerprint(token) not in self._good_tokens):
+            statuses.add(401)  # a token the server never accepted may be unknown to it
+        if exchange.status not in statuses and len(statuses - {401}) == 1:
+            # Two faults at once: the contract says which status wins (contract.md's precedence).
+            rule = claims.PRECEDENCE.get((min(statuses - {401}), exchange.status), rule)
+        return Expect(statuses, rule=rule, why=why)
+
+    def _default_expectation(self, exchange: Exchange, verdict: Verdict
+                             ) -> tuple[set[int] | None, claims.Claim | None, str]:
+        if exchange.operation == "GET":
+            if any(name == REQUEST_QUERY_DOCUMENTED for name, _ in verdict.problems):
+                return None, None, ""
+            query = exchange.query
+            statuses, rule, why = {200}, claims.LIST_ANSWERS_200, "a valid listing request"
+            if "id" in query:
+                if query["id"] in self._devices:
+                    rule, why = claims.KNOWN_DEVICE_LISTS_200, f"device {query['id']!r} was seen in records"
+                else:
+                    statuses.add(404)
+            if query.get("update_status", "").lower() in ("true", "1"):
+                statuses.add(500)
+                rule, why = claims.UPDATE_STATUS_IS_200_OR_500, "update_status=true (500: broken helpers)"
+            return statuses, rule, why
+        if exchange.operation == "POST":
+            if verdict.body is None:
+                return None, None, ""
+            device_known = verdict.body.get("device_id") in self._devices
+            statuses = {201} if device_known else {201, 404}
+            return statuses, claims.VALID_BODY_IS_201, "a valid body" + (" for a known device" * device_known)
+        if exchange.operation.endswith("(undocumented request)"):
+            return None, None, ""
+        if exchange.operation.endswith("(other route)"):
+            return set(CLIENT_ERRORS), claims.UNKNOWN_ROUTE_IS_A_CLIENT_ERROR, "an unknown route"
+        return set(CLIENT_ERRORS), claims.OTHER_METHOD_IS_CLIENT_ERROR, f"{exchange.method} is not documented"
+
+    def _check_records(self, exchange: Exchange, verdict: Verdict, run: Callable[..., bool]) -> None:
+        run(updated_not_before_created, exchange)
+        run(self.identity.observe, exchange)
+        if exchange.operation == "POST":
+            run(created_at_near_client_clock, exchange, self.clock(), self.clock_tolerance)
+            if verdict.body is not None:
+                run(created_echoes_fields_sent, exchange, verdict.body)
+            run(created_id_is_fresh, exchange, self._ids)
+            return
+        if any(name == REQUEST_QUERY_DOCUMENTED for name, _ in verdict.problems):
+            return
+        run(check_page, exchange, exchange.query)
+        for record in records_of(exchange):
+            created = self._created.get(str(record.get("id")))
+            if created is not None:
+                search = Search(exchange, {str(record.get("id")): record}, complete=False)
+                run(created_record_is_listed, created[0], search)
+        self._count_grows(exchange, run)
+        self._same_request(exchange, run)
+        self._follow_walk(exchange, run)
+
+    def _count_grows(self, exchange: Exchange, run: Callable[..., bool]) -> None:
+        count = exchange.payload.get("count")
+        if "id" in exchange.query or not isinstance(count, int):
+            return
+        if self._baseline is None:
+            self._baseline = (count, self._writes)
+        else:
+            # Other clients may write too: the count must grow by at least what passed through here.
+            run(count_grows_by_writes, exchange, self._baseline[0], self._writes - self._baseline[1], False)
+
+    def _same_request(self, exchange: Exchange, run: Callable[..., bool]) -> None:
+        key = _normalized(exchange.url)
+        earlier = self._last_answers.get(key)
+        if earlier is not None and earlier[1] == self._writes:
+            run(same_request_same_records, exchange, earlier[0])
+        if len(self._last_answers) >= MAX_REMEMBERED:
+            self._last_answers.clear()
+        self._last_answers[key] = (exchange, self._writes)
+
+    def _follow_walk(self, exchange: Exchange, run: Callable[..., bool]) -> None:
+        query = exchange.query
+        key = _walk_key(query)
+        walk = self._walks.get(key)
+        here = _normalized(exchange.url)
+        if int(query.get("offset", "0") or 0) == 0:
+            walk = self._walks[key] = _Walk(exchange, self._writes)
+            if len(self._walks) >= MAX_REMEMBERED:
+                self._walks = {key: walk}
+        elif walk is not None and _normalized(str(walk.pages[-1].payload.get("next"))) == here:
+            visited = {_normalized(page.url) for page in walk.pages}
+            run(next_links_progress, walk.pages[-1], here in visited)
+            walk.pages.append(exchange)
+        else:
+            return  # a page reached some other way: not part of a walk the proxy saw begin
+        quiet = walk.writes == self._writes
+        if quiet and len(walk.pages) > 1:
+            run(count_stable_while_walking, walk.pages[0], Walk(walk.pages, complete=False))
+        if exchange.payload.get("next") is None:
+            del self._walks[key]
+            if quiet:
+                whole = Walk(walk.pages, complete=True)
+                run(walk_visits_each_record_once, walk.pages[0], whole)
+                self._created_all_listed(walk, whole, run)
+
+    def _created_all_listed(self, walk: _Walk, whole: Walk, run: Callable[..., bool]) -> None:
+        device = walk.pages[0].query.get("id")
+        found = {str(record.get("id")): record for record in whole.records}
+        for echo, _ in self._created.values():
+            if device is None or echo.payload.get("device_id") == device:
+                run(created_record_is_listed, echo, Search(walk.pages[0], found, complete=True))
+
+    def _remember(self, exchange: Exchange, token: str | None) -> None:
+        if 200 <= exchange.status < 300 and token is not None:
+            self._good_tokens.add(_fingerprint(token))
+        if exchange.operation == "GET" and exchange.status == 200 and "id" in exchange.query:
+            self._devices.add(exchange.query["id"])
+        records = records_of(exchange) if exchange.status in (200, 201) else []
+        for record in records:
+            if isinstance(record.get("device_id"), str):
+                self._devices.add(record["device_id"])
+            self._ids.add(record.get("id"))  # type: ignore[arg-type]
+        if exchange.operation == "POST" and exchange.status == 201 and records:
+            self._writes += 1
+            if len(self._created) >= MAX_REMEMBERED:
+                self._created.clear()
+            self._created[str(records[0].get("id"))] = (exchange, self._writes)
