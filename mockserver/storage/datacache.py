@@ -151,11 +151,15 @@ def cached_snapshot(settings: dict[str, Any], folder: Path) -> Path:
     Raises ``OSError`` when the folder cannot be used, ``PreparationError`` when the data cannot be made.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # Even reading an entry writes beside it (SQLite's WAL files).
+        raise PermissionError(f"cannot write in {folder}")
     entry = entry_path(folder, settings)
     if entry.exists():
         problem = entry_problem(entry, settings)
         if problem is None:
-            os.utime(entry)  # used now: the last to be pruned
+            with contextlib.suppress(OSError):  # another user's entry in a shared folder
+                os.utime(entry)  # used now: the last to be pruned
             print(f"diags-kit mock: using the cached data {entry}", flush=True)
             return entry
         print(f"warning: the cached data {entry} cannot be used ({problem}); generating it again",
