@@ -114,9 +114,11 @@ def start(*args: str, token: str, log_path: Path, start_seconds: float = 60,
 
 
 @contextmanager
-def serve(*args: str, token: str, log_path: Path, start_seconds: float = 60) -> Iterator[Server]:
+def serve(*args: str, token: str, log_path: Path, start_seconds: float = 60,
+          environment: dict[str, str] | None = None) -> Iterator[Server]:
     """A started server (see ``start``), stopped with SIGTERM (then killed) when the block ends."""
-    server = start(*args, token=token, log_path=log_path, start_seconds=start_seconds)
+    server = start(*args, token=token, log_path=log_path, start_seconds=start_seconds,
+                   environment=environment)
     try:
         yield server
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 from conftest import TOKEN
-from live import Server, start
+from live import Server, serve, start
 
 import fixtures
 from mockserver.serving import cli, prepare, server
@@ -224,16 +224,26 @@ def test_a_second_start_uses_the_entry_the_first_wrote(tmp_path: Path) -> None:
     second = start(*DATA, "--cache-dir", str(folder), token=TOKEN, log_path=log, environment=SMALL)
     try:
         assert listed(second) == expected_page()
-        # A reset with another seed writes that seed's snapshot beside the entry, and removes it.
-        reset = requests.post(second.url + "/__admin/reset", json={"seed": SEED + 1}, timeout=REQUEST_SECONDS)
-        assert reset.status_code == 200
-        assert listed(second) == expected_page(SEED + 1)
     finally:
         second.stop()
     assert f"using the cached data {folder / name}" in second.log()
     assert "writing the cache" not in second.log()
     assert entries(folder) == [name]
     assert (folder / name).stat().st_ino == written.st_ino  # the same file, not written again
+
+
+def test_a_reset_with_another_seed_goes_through_the_cache_too(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    other = datacache.entry_path(folder, settings_of(SEED + 1))
+    with serve(*DATA, "--cache-dir", str(folder), token=TOKEN, log_path=tmp_path / "serve.log",
+               environment=SMALL) as live:
+        for seed, shown in ((SEED + 1, "writing the cache"), (SEED, ""), (SEED + 1, "using the cached data")):
+            reset = requests.post(live.url + "/__admin/reset", json={"seed": seed}, timeout=REQUEST_SECONDS)
+            assert reset.status_code == 200 and reset.json()["seed"] == seed
+            assert listed(live) == expected_page(seed)
+            if shown:
+                assert live.log().count(f"{shown} {other}") == 1
+    assert entries(folder) == sorted([datacache.entry_path(folder, settings_of()).name, other.name])
 
 
 def test_servers_starting_at_once_leave_one_valid_entry(tmp_path: Path) -> None:
