@@ -77,19 +77,23 @@ class Server:
         self.process.wait(timeout=STOP_SECONDS)
 
 
-def start(*args: str, token: str, log_path: Path, start_seconds: float = 60) -> Server:
-    """Start ``serve --port <free> --token <token> *args`` and wait until it answers HTTP."""
+def start(*args: str, token: str, log_path: Path, start_seconds: float = 60,
+          environment: dict[str, str] | None = None) -> Server:
+    """Start ``serve --port <free> --token <token> *args`` and wait until it answers HTTP.
+
+    ``environment`` adds variables (``DIAGS_*`` ones too) to the cleaned environment of the server.
+    """
     port = free_port()
     command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--token", token, *args]
     # The server reads its settings from the environment too; a developer's own must not leak into a test.
-    environment = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
+    cleaned = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
     # Appending keeps the output of an earlier server that wrote to the same file.
     with log_path.open("ab") as log:
         # Its own process group, so that a kill takes the workers too.
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=environment,
+            env={**cleaned, **(environment or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -110,9 +114,11 @@ def start(*args: str, token: str, log_path: Path, start_seconds: float = 60) -> 
 
 
 @contextmanager
-def serve(*args: str, token: str, log_path: Path, start_seconds: float = 60) -> Iterator[Server]:
+def serve(*args: str, token: str, log_path: Path, start_seconds: float = 60,
+          environment: dict[str, str] | None = None) -> Iterator[Server]:
     """A started server (see ``start``), stopped with SIGTERM (then killed) when the block ends."""
-    server = start(*args, token=token, log_path=log_path, start_seconds=start_seconds)
+    server = start(*args, token=token, log_path=log_path, start_seconds=start_seconds,
+                   environment=environment)
     try:
         yield server
     finally:

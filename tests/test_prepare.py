@@ -137,11 +137,11 @@ def test_large_generated_data_is_served_from_a_snapshot_made_by_a_child(
     assert served == [_first_pages(settings)]
 
 
-def test_the_snapshot_is_removed_when_the_server_stops(
+def test_without_the_cache_the_snapshot_is_removed_when_the_server_stops(
     captured: list[server.ServerOptions], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(prepare, "SNAPSHOT_MIN_DIAGS", DIAGS)
-    cli.main(["serve", "--seed", str(SEED), "--devices", str(DEVICES), "--diags", str(DIAGS)])
+    cli.main(["serve", "--no-cache", "--seed", str(SEED), "--devices", str(DEVICES), "--diags", str(DIAGS)])
     [options] = captured
     snapshot = Path(options.app_config["DIAGS_SNAPSHOT"])
     assert snapshot.name == prepare.SNAPSHOT_NAME and not snapshot.parent.exists()

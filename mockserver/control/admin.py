@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, current_app, request
@@ -29,6 +30,7 @@ from ..core.deadline import current_deadline
 from ..core.responses import ApiError, bad_request, json_response, not_found, unavailable, unprocessable
 from ..core.wsgi import Handler, Reply, read_request_body
 from ..services import Services, load_fixture, load_snapshot, refreeze_after_reset, services, services_of
+from ..storage.datacache import cache_folder, cached_snapshot
 from ..storage.snapshots import PreparationError, seed_snapshot
 from . import faults, journal
 
@@ -212,10 +214,16 @@ def _reset_from_snapshot(app_services: Services, start_snapshot: str, seed: int)
     if seed == int(current_app.config["DIAGS_SEED"]):
         _load_snapshot(app_services, start_snapshot, seed)
         return
+    folder = cache_folder(current_app.config)
     try:
+        if folder is not None and Path(start_snapshot).parent == folder:  # the start-up data is cached
+            settings = {**current_app.config, "DIAGS_SEED": seed}
+            entry = cached_snapshot(settings, folder, in_use=(Path(start_snapshot),))
+            _load_snapshot(app_services, str(entry), seed)
+            return
         with seed_snapshot(current_app.config, start_snapshot, seed) as path:
             _load_snapshot(app_services, path, seed)
-    except PreparationError as error:
+    except (PreparationError, OSError) as error:
         raise ApiError(500, f"Generating the data of seed {seed} failed: {error}.") from None
 
 

@@ -138,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fixtures", type=Path, default=_env("FIXTURES", None), metavar="FILE",
                        help="serve the devices and diagnostics of this fixture file "
                             "instead of generating them (env DIAGS_FIXTURES)")
+    serve.add_argument("--cache-dir", type=Path, default=_env("CACHE_DIR", None), metavar="DIR",
+                       help="keep large generated data (--diags 50000 or more) here, for a later start with "
+                            "the same data (env DIAGS_CACHE_DIR; default $XDG_CACHE_HOME/diags-kit or "
+                            "~/.cache/diags-kit)")
+    serve.add_argument("--no-cache", action="store_true",
+                       default=str(_env("NO_CACHE", "")).lower() in ("1", "true", "yes"),
+                       help="generate large data again at every start, keeping nothing "
+                            "(env DIAGS_NO_CACHE=1)")
     serve.add_argument("--helpers-config", type=Path, default=_env("HELPERS_CONFIG", None), metavar="FILE",
                        help="JSON file configuring the diagnostic helpers that update_status=true "
                             'runs, e.g. {"helpers": ["resources", "connectivity"], '
@@ -208,6 +216,12 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
         "DIAGS_FAULTS": _startup_faults(args),
         "DIAGS_CORS_ORIGINS": [origin for origin in origins if origin],
         "DIAGS_DB": str(args.db) if args.db else None,
+    })
+    settings.update({
+        "DIAGS_CACHE_DIR": str(args.cache_dir) if args.cache_dir else None,
+        "DIAGS_NO_CACHE": args.no_cache,
+        # Not an option: the tests lower it to see the large-data path with small data.
+        "DIAGS_SNAPSHOT_MIN_DIAGS": _env("SNAPSHOT_MIN_DIAGS", None),
     })
     return settings
 

@@ -13,6 +13,8 @@ interpreter that gives all of it back when it exits:
   data as Python objects, whose memory it would keep. A reset loads the snapshot again; a reset
   with a new seed has a child write that seed's snapshot (``seed_snapshot``) and loads it.
   Smaller data is generated in the worker, which is faster than starting a child.
+- that snapshot is kept in a cache folder (``storage.datacache``), where a later start with the same
+  data finds it and is served in seconds; ``--no-cache`` makes a temporary one, removed at the end.
 
 The child's work itself lives with the storage (``storage.snapshots``), which the admin API's
 reset uses too.
@@ -21,10 +23,12 @@ reset uses too.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..storage.datacache import cache_folder, cached_snapshot
 from ..storage.snapshots import (
     PROGRESS_SHOWN_FROM,
     PreparationError,
@@ -41,10 +45,28 @@ SNAPSHOT_NAME = "start-data.sqlite"
 
 
 def wants_snapshot(settings: dict[str, Any]) -> bool:
-    """Whether the in-memory store of ``settings`` is to be loaded from a snapshot (see above)."""
+    """Whether the in-memory store of ``settings`` is to be loaded from a snapshot (see above).
+
+    ``DIAGS_SNAPSHOT_MIN_DIAGS`` lowers or raises ``SNAPSHOT_MIN_DIAGS`` (tests use small data).
+    """
     given = settings.get("DIAGS_FIXTURE") is not None or settings.get("DIAGS_FIXTURES_PATH")
+    threshold = settings.get("DIAGS_SNAPSHOT_MIN_DIAGS") or SNAPSHOT_MIN_DIAGS
     return (not settings.get("DIAGS_DB") and not given
-            and int(settings["DIAGS_DIAGS"]) >= SNAPSHOT_MIN_DIAGS)
+            and int(settings["DIAGS_DIAGS"]) >= int(threshold))
+
+
+def _from_the_cache(settings: dict[str, Any]) -> bool:
+    """Point ``DIAGS_SNAPSHOT`` at the cache entry of this data (written first if new); False if none."""
+    folder = cache_folder(settings)
+    if folder is None:
+        return False
+    try:
+        settings["DIAGS_SNAPSHOT"] = str(cached_snapshot(settings, folder))
+    except OSError as error:
+        print(f"warning: cannot use the cache folder {folder} ({error}); the data is not kept for the "
+              "next start (--cache-dir DIR to choose another)", file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 def prepare_data(settings: dict[str, Any]) -> Path | None:
@@ -64,6 +86,8 @@ def prepare_data(settings: dict[str, Any]) -> Path | None:
         store.database.close()
     scratch: Path | None = None
     child_settings, label = settings, f"--db {database}"
+    if wants_snapshot(settings) and _from_the_cache(settings):
+        return None
     if wants_snapshot(settings):
         scratch = Path(tempfile.mkdtemp(prefix="diags-kit-"))
         settings["DIAGS_SNAPSHOT"] = str(scratch / SNAPSHOT_NAME)
