@@ -153,7 +153,7 @@ def state() -> dict[str, Any]:
     app_services = services()
     book, log = faults.book(), journal.journal()
     return {
-        "store": "sqlite" if app_services.database is not None else "memory",
+        "store": getattr(app_services.store, "kind", "memory"),
         "database": app_services.database.path if app_services.database is not None else None,
         "data": data_source(app_services),
         "seed": app_services.seed,
