@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from postgres_server import postgres_cluster, postgres_url  # noqa: F401  (fixtures of the PostgreSQL tests)
 
 from mockserver import create_app
 from mockserver.serving import cli, server

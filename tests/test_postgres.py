@@ -1,0 +1,181 @@
+"""``--db postgresql://...``: instances on one PostgreSQL database behave as one mock.
+
+Against a real cluster (``postgres_server``): the store's start-up rules (the first instance fills,
+later ones join, one asked for other data refuses), then real ``python -m mockserver serve``
+processes, two on one database, and the password, which nothing ever shows.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import live
+import pytest
+import requests
+from listing import RESOURCE
+
+import fixtures
+from mockserver.storage.postgres import DataMismatch, masked, open_postgres
+from mockserver.storage.sqlite import DatabaseError
+
+TOKEN = "postgres-token"
+ADMIN_TOKEN = "postgres-admin"
+API = {"Authorization": f"Bearer {TOKEN}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+TIMEOUT = 10.0
+DEVICE = fixtures.DOCUMENTED_DEVICE_ID
+
+
+def small_fixture() -> dict[str, Any]:
+    return {"devices": [{"id": "device-1", "name": "One", "serial": "S1"}],
+            "diagnostics": [{"id": "diag-001", "device_id": "device-1", "diagnostic_type": "maintenance"}]}
+
+
+def settings(url: str, seed: int = 5, devices: int = 3) -> dict[str, Any]:
+    return {"DIAGS_DB": url, "DIAGS_SEED": seed, "DIAGS_DEVICES": devices, "DIAGS_DIAGS": 10,
+            "DIAGS_REFERENCE_TIME": "2024-01-15T15:30:00Z"}
+
+
+def test_masked_hides_the_password_only() -> None:
+    assert masked("postgresql://me:s3cret@db.example:5432/mock") == "postgresql://me:***@db.example:5432/mock"
+    assert masked("postgresql://me@db.example/mock") == "postgresql://me@db.example/mock"
+
+
+def test_the_first_instance_fills_and_a_later_one_joins_without_loading(postgres_url: str) -> None:
+    first = open_postgres(settings(postgres_url), small_fixture)
+    created = first.create({"device_id": "device-1", "diagnostic_type": "maintenance"})
+
+    def must_not_load() -> dict[str, Any]:
+        raise AssertionError("a joining instance loaded the data again")
+
+    second = open_postgres(settings(postgres_url), must_not_load)
+    try:
+        assert second.get(created["id"]) == created
+        assert second.stats() == {"devices": 1, "diagnostics": 2}
+    finally:
+        first.database.close()
+        second.database.close()
+
+
+def test_an_instance_asked_for_other_data_refuses_and_says_what_differs(postgres_url: str) -> None:
+    open_postgres(settings(postgres_url, seed=5), small_fixture).database.close()
+    with pytest.raises(DataMismatch) as refused:
+        open_postgres(settings(postgres_url, seed=6, devices=4), small_fixture)
+    message = str(refused.value)
+    assert "seed: the database holds 5, this instance asks for 6" in message
+    assert "devices: the database holds 3, this instance asks for 4" in message
+    assert "DROP SCHEMA diags_kit CASCADE" in message
+
+
+def test_a_wrong_password_is_refused_without_showing_it(postgres_url: str) -> None:
+    wrong = postgres_url.replace("@", "x-wrong-password@", 1)
+    with pytest.raises(DatabaseError) as refused:
+        open_postgres(settings(wrong), small_fixture)
+    assert "x-wrong-password" not in str(refused.value)
+    assert "***" in str(refused.value)
+
+
+class Instance:
+    """``python -m mockserver serve --db URL`` with the admin API on (see ``live``)."""
+
+    def __init__(self, url: str, log_path: Path, *options: str) -> None:
+        self.live = live.start("--db", url, "--admin-token", ADMIN_TOKEN, *options, token=TOKEN,
+                               log_path=log_path, start_seconds=60)
+        self.base = self.live.url
+
+    def post(self, **fields: Any) -> requests.Response:
+        body = {"device_id": DEVICE, "diagnostic_type": "maintenance", **fields}
+        return requests.post(f"{self.base}{RESOURCE}", json=body, headers=API, timeout=TIMEOUT)
+
+    def records(self) -> list[dict[str, Any]]:
+        answer = requests.get(f"{self.base}{RESOURCE}", params={"id": DEVICE, "limit": "100"}, headers=API,
+                              timeout=TIMEOUT)
+        assert answer.status_code == 200
+        results: list[dict[str, Any]] = answer.json()["results"]
+        return results
+
+    def admin(self, method: str, path: str, **options: Any) -> requests.Response:
+        return requests.request(method, f"{self.base}/__admin/{path}", headers=ADMIN, timeout=TIMEOUT,
+                                **options)
+
+
+@pytest.fixture
+def instances() -> Iterator[list[Instance]]:
+    """Started instances, killed at the end whatever happened."""
+    started: list[Instance] = []
+    yield started
+    for instance in started:
+        if instance.live.process.poll() is None:
+            instance.live.kill()
+
+
+def test_two_instances_on_one_database_behave_as_one_mock(instances: list[Instance], postgres_url: str,
+                                                          tmp_path: Path) -> None:
+    one = Instance(postgres_url, tmp_path / "one.log", "--instance-name", "one")
+    instances.append(one)
+    two = Instance(postgres_url, tmp_path / "two.log")
+    instances.append(two)
+
+    # Ids from one sequence: never the same twice, whichever instance answers.
+    made = [(one if number % 2 else two).post(notes=f"number {number}") for number in range(10)]
+    assert [answer.status_code for answer in made] == [201] * 10
+    made_ids = [answer.json()["id"] for answer in made]
+    assert len(set(made_ids)) == 10
+    # A POST on one is listed by the other at once.
+    assert made[0].json() in two.records() and made[1].json() in one.records()
+
+    # A fault added through one applies on the other.
+    fault = {"method": "GET", "path": RESOURCE, "status": 418, "times": 1}
+    assert one.admin("POST", "faults", json=fault).status_code == 201
+    assert requests.get(f"{two.base}{RESOURCE}", headers=API, timeout=TIMEOUT).status_code == 418
+    assert requests.get(f"{one.base}{RESOURCE}", headers=API, timeout=TIMEOUT).status_code == 200
+
+    # One journal, each entry naming the instance that answered.
+    journal = two.admin("GET", "requests").json()["requests"]
+    assert {"one", f"{live.HOST}:{two.live.port}"} <= {entry["instance"] for entry in journal}
+
+    # A reset through one is seen by the other; the ids handed out before are not handed out again.
+    assert one.admin("POST", "reset", json={"seed": 7}).status_code == 200
+    assert two.admin("GET", "state").json()["seed"] == 7
+    assert not {record["id"] for record in two.records()} & set(made_ids)
+    after_reset = two.post().json()["id"]
+    assert after_reset not in made_ids
+
+    # A 201 survives kill -9 of the instance that answered it.
+    acknowledged = two.post(notes="acknowledged, then killed")
+    assert acknowledged.status_code == 201
+    two.live.kill()
+    assert acknowledged.json() in one.records()
+    again = Instance(postgres_url, tmp_path / "again.log")
+    instances.append(again)
+    assert acknowledged.json() in again.records()
+
+
+def test_the_password_never_shows(instances: list[Instance], postgres_url: str, tmp_path: Path) -> None:
+    password = postgres_url.split("@")[0].rsplit(":", 1)[1]
+    instance = Instance(postgres_url, tmp_path / "server.log")
+    instances.append(instance)
+    instance.post()
+    requests.get(f"{instance.base}{RESOURCE}?nope=1", headers=API, timeout=TIMEOUT)
+    state = instance.admin("GET", "state")
+    assert state.json()["database"] == masked(postgres_url)
+    shown = [state.text, instance.admin("GET", "requests").text, instance.live.log()]
+    assert all(password not in text for text in shown)
+    assert "***" in instance.live.log()
+
+
+def test_serve_asked_for_another_seed_refuses_to_start(instances: list[Instance], postgres_url: str,
+                                                       tmp_path: Path) -> None:
+    first = Instance(postgres_url, tmp_path / "first.log", "--seed", "3")
+    instances.append(first)
+    command = [sys.executable, "-m", "mockserver", "serve", "--db", postgres_url, "--seed", "4",
+               "--port", str(live.free_port())]
+    refused = subprocess.run(command, cwd=live.ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode != 0
+    assert "seed: the database holds 3, this instance asks for 4" in refused.stderr
+    assert "DROP SCHEMA diags_kit CASCADE" in refused.stderr
+    assert masked(postgres_url) in refused.stderr
