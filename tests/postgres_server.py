@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,6 +70,15 @@ class Cluster:
 def _as_owner(command: list[str]) -> list[str]:
     """``command`` run by the ``postgres`` user when we are root (``initdb`` refuses root)."""
     return ["runuser", "-u", USER, "--", *command] if os.geteuid() == 0 else command
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One loud line at the end when the PostgreSQL tests skipped, whatever the options of pytest."""
+    reasons = [str(report.longrepr[2]) for report in terminalreporter.stats.get("skipped", [])
+               if isinstance(report.longrepr, tuple) and "POSTGRESQL NOT TESTED" in str(report.longrepr[2])]
+    if reasons:
+        reason = reasons[0].removeprefix("Skipped: ")
+        terminalreporter.write_line(f"!!! {reason} ({len(reasons)} tests skipped) !!!", red=True, bold=True)
 
 
 @pytest.fixture(scope="session")
