@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,15 @@ import live
 import pytest
 import requests
 from listing import RESOURCE
+from postgres_server import NOT_TESTED
 
 import fixtures
-from mockserver.storage.postgres import DataMismatch, masked, open_postgres
+from mockserver.core.deadline import Deadline, deadline_scope
+from mockserver.storage.base import StoreBusy
+from mockserver.storage.postgres import DIAGNOSTICS_LOCK, DataMismatch, masked, open_postgres
 from mockserver.storage.sqlite import DatabaseError
+
+psycopg = pytest.importorskip("psycopg", reason=NOT_TESTED.format(why="psycopg is not installed"))
 
 TOKEN = "postgres-token"
 ADMIN_TOKEN = "postgres-admin"
@@ -179,3 +185,20 @@ def test_serve_asked_for_another_seed_refuses_to_start(instances: list[Instance]
     assert "seed: the database holds 3, this instance asks for 4" in refused.stderr
     assert "DROP SCHEMA diags_kit CASCADE" in refused.stderr
     assert masked(postgres_url) in refused.stderr
+
+
+def test_a_write_waits_for_another_instances_lock_no_longer_than_it_may(postgres_url: str) -> None:
+    store = open_postgres(settings(postgres_url), small_fixture)
+    before = store.stats()
+    try:
+        with psycopg.connect(postgres_url) as other:  # another instance, in the middle of a create
+            other.execute("SELECT pg_advisory_xact_lock(%s)", (DIAGNOSTICS_LOCK,))
+            started = time.monotonic()
+            with deadline_scope(Deadline(0.2)), pytest.raises(StoreBusy):
+                store.create({"device_id": "device-1", "diagnostic_type": "maintenance"})
+            assert 0.2 <= time.monotonic() - started < 5
+            other.rollback()
+        assert store.stats() == before
+        assert store.create({"device_id": "device-1", "diagnostic_type": "maintenance"})["id"] == "diag-002"
+    finally:
+        store.database.close()

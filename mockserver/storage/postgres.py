@@ -29,6 +29,7 @@ import orjson
 from fixtures import ProgressCallback
 
 from ..core.config import JOURNAL_SIZE
+from ..core.deadline import seconds_left
 from .base import (
     FIELDS,
     Device,
@@ -52,6 +53,8 @@ POOL_SIZE = 10
 CONNECT_TIMEOUT_SECONDS = 10.0
 #: How long a request waits for a connection of the pool before the store counts as busy.
 POOL_WAIT_SECONDS = 30.0
+#: The longest a write waits for a lock another instance holds (the request's deadline may cut it short).
+BUSY_TIMEOUT_SECONDS = 30.0
 #: Advisory lock keys: creating the schema, and writing the diagnostics (a create, a reset, a load).
 SCHEMA_LOCK, DIAGNOSTICS_LOCK = 0x6469_6167_0001, 0x6469_6167_0002
 
@@ -176,12 +179,21 @@ class PostgresDatabase:
     def write(self, lock: int | None = None) -> Iterator[Any]:
         """One transaction, committed when the block ends (before the answer goes), rolled back if it raises.
 
-        ``lock`` is an advisory lock taken first, held to the commit, by whichever instance runs it.
+        ``lock`` is an advisory lock taken first, held to the commit, by whichever instance runs it. A
+        lock held elsewhere is waited for no longer than ``BUSY_TIMEOUT_SECONDS`` or the request's
+        deadline, then ``StoreBusy`` is raised, having changed nothing.
         """
-        with self._connection() as connection, connection.transaction():
-            if lock is not None:
-                connection.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
-            yield connection
+        from psycopg.errors import LockNotAvailable
+
+        wait = seconds_left(BUSY_TIMEOUT_SECONDS)
+        try:
+            with self._connection() as connection, connection.transaction():
+                connection.execute(f"SET LOCAL lock_timeout = {max(1, round(wait * 1000))}")
+                if lock is not None:
+                    connection.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+                yield connection
+        except LockNotAvailable:
+            raise StoreBusy(wait, cut_short=wait < BUSY_TIMEOUT_SECONDS) from None
 
     @contextmanager
     def read(self) -> Iterator[Any]:
