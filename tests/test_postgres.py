@@ -145,7 +145,9 @@ def test_two_instances_on_one_database_behave_as_one_mock(instances: list[Instan
     assert {"one", f"{live.HOST}:{two.live.port}"} <= {entry["instance"] for entry in journal}
 
     # A reset through one is seen by the other; the ids handed out before are not handed out again.
-    assert one.admin("POST", "reset", json={"seed": 7}).status_code == 200
+    reset = one.admin("POST", "reset", json={"seed": 7})
+    assert reset.status_code == 200
+    assert "requests in flight on other instances were not waited for" in reset.json()["note"]
     assert two.admin("GET", "state").json()["seed"] == 7
     assert not {record["id"] for record in two.records()} & set(made_ids)
     after_reset = two.post().json()["id"]
@@ -202,3 +204,16 @@ def test_a_write_waits_for_another_instances_lock_no_longer_than_it_may(postgres
         assert store.create({"device_id": "device-1", "diagnostic_type": "maintenance"})["id"] == "diag-002"
     finally:
         store.database.close()
+
+
+def test_a_url_in_diags_db_selects_postgresql_unchanged_and_names_the_instance(
+        clean_environment: pytest.MonkeyPatch) -> None:
+    from mockserver.serving import cli
+
+    url = "postgresql://mock:secret@db.internal:5432/diags"
+    clean_environment.setenv("DIAGS_DB", url)
+    settings = cli.app_config(cli.build_parser().parse_args(["serve", "--port", "8123"]))
+    assert settings["DIAGS_DB"] == url
+    assert settings["DIAGS_INSTANCE_NAME"] == "127.0.0.1:8123"
+    named = cli.app_config(cli.build_parser().parse_args(["serve", "--db", url, "--instance-name", "a"]))
+    assert (named["DIAGS_DB"], named["DIAGS_INSTANCE_NAME"]) == (url, "a")

@@ -204,6 +204,11 @@ def reset() -> Response:
         # Said, not silent: a reset with a seed replaces the file's data with generated data.
         answer["note"] = (f"The data is now generated from seed {seed}, not read from the fixture file "
                           f"{config['DIAGS_FIXTURES_PATH']}; POST /__admin/reset with {{}} goes back to it.")
+    if answer["store"] == "postgresql":
+        # Other instances share the data but not this process's gate: say what the reset could not do.
+        shared = ("The data was replaced in one transaction for every instance on this database; requests "
+                  "in flight on other instances were not waited for (each saw the old data or the new).")
+        answer["note"] = f"{answer['note']} {shared}" if "note" in answer else shared
     return json_response(answer)
 
 
