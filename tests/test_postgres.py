@@ -83,6 +83,7 @@ def test_a_wrong_password_is_refused_without_showing_it(postgres_url: str) -> No
         open_postgres(settings(wrong), small_fixture)
     assert "x-wrong-password" not in str(refused.value)
     assert "***" in str(refused.value)
+    assert "password authentication failed" in str(refused.value)
 
 
 class Instance:

@@ -135,7 +135,7 @@ class PostgresDatabase:
 
     def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
         try:
-            from psycopg import Error
+            from psycopg import Error, connect
             from psycopg_pool import ConnectionPool
         except ImportError:
             raise DatabaseError("PostgreSQL needs psycopg: pip install 'diags-kit[postgres]'") from None
@@ -148,6 +148,9 @@ class PostgresDatabase:
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, timeout=POOL_WAIT_SECONDS,
                                    kwargs=connection_options)
         try:
+            # One connection first: the driver's own error (a wrong password, no such database) says more
+            # than the pool's "not ready in time".
+            connect(url, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)).close()
             self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
             with self.write(SCHEMA_LOCK) as connection:
                 for statement in filter(str.strip, SCHEMA.split(";")):
