@@ -23,7 +23,14 @@ from postgres_server import NOT_TESTED
 import fixtures
 from mockserver.core.deadline import Deadline, deadline_scope
 from mockserver.storage.base import StoreBusy
-from mockserver.storage.postgres import DIAGNOSTICS_LOCK, DataMismatch, masked, open_postgres
+from mockserver.storage.postgres import (
+    DIAGNOSTICS_LOCK,
+    DataMismatch,
+    data_options,
+    masked,
+    mismatch,
+    open_postgres,
+)
 from mockserver.storage.sqlite import DatabaseError
 
 psycopg = pytest.importorskip("psycopg", reason=NOT_TESTED.format(why="psycopg is not installed"))
@@ -75,6 +82,16 @@ def test_an_instance_asked_for_other_data_refuses_and_says_what_differs(postgres
     assert "seed: the database holds 5, this instance asks for 6" in message
     assert "devices: the database holds 3, this instance asks for 4" in message
     assert "DROP SCHEMA diags_kit CASCADE" in message
+
+
+def test_a_fixture_file_is_recorded_by_its_content(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text('{"devices": [], "diagnostics": []}', encoding="utf-8")
+    before = data_options({**settings("postgresql://x/y"), "DIAGS_FIXTURES_PATH": str(path)})
+    path.write_text('{"devices": [], "diagnostics": [] }', encoding="utf-8")
+    after = data_options({**settings("postgresql://x/y"), "DIAGS_FIXTURES_PATH": str(path)})
+    assert list(before) == ["fixtures file"] and before != after
+    assert "fixtures file: the database holds data.json" in (mismatch(before, after) or "")
 
 
 def test_a_wrong_password_is_refused_without_showing_it(postgres_url: str) -> None:
@@ -140,6 +157,11 @@ def test_two_instances_on_one_database_behave_as_one_mock(instances: list[Instan
     assert one.admin("POST", "faults", json=fault).status_code == 201
     assert requests.get(f"{two.base}{RESOURCE}", headers=API, timeout=TIMEOUT).status_code == 418
     assert requests.get(f"{one.base}{RESOURCE}", headers=API, timeout=TIMEOUT).status_code == 200
+
+    # A device added through one is known to the other.
+    device = {"id": "device-shared", "name": "Shared", "serial": "SH1"}
+    assert one.admin("POST", "devices", json=device).status_code == 201
+    assert two.post(device_id="device-shared").status_code == 201
 
     # One journal, each entry naming the instance that answered.
     journal = two.admin("GET", "requests").json()["requests"]
