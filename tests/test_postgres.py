@@ -74,6 +74,18 @@ def test_the_first_instance_fills_and_a_later_one_joins_without_loading(postgres
         second.database.close()
 
 
+def test_the_first_fill_reports_its_progress(postgres_url: str) -> None:
+    records = [{"id": f"diag-{number:03d}", "device_id": "device-1", "diagnostic_type": "maintenance"}
+               for number in range(1, fixtures.PROGRESS_STEP + 3)]
+    many = {"devices": [{"id": "device-1"}], "diagnostics": records}
+    heard: list[tuple[int, int]] = []
+    store = open_postgres(settings(postgres_url), lambda: many,
+                          lambda done, total: heard.append((done, total)))
+    store.database.close()
+    total = fixtures.PROGRESS_STEP + 2
+    assert heard == [(fixtures.PROGRESS_STEP, total), (total, total)]
+
+
 def test_an_instance_asked_for_other_data_refuses_and_says_what_differs(postgres_url: str) -> None:
     open_postgres(settings(postgres_url, seed=5), small_fixture).database.close()
     with pytest.raises(DataMismatch) as refused:

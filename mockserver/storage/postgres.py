@@ -494,11 +494,15 @@ class PostgresJournal:
             return int(connection.execute("DELETE FROM journal").rowcount)
 
 
-def open_postgres(config: dict[str, Any], load_fixture: Callable[[], dict[str, Any]]) -> PostgresStore:
-    """The store of the database ``DIAGS_DB`` names: filled by the first instance, joined by the others."""
+def open_postgres(config: dict[str, Any], load_fixture: Callable[[], dict[str, Any]],
+                  progress: ProgressCallback | None = None) -> PostgresStore:
+    """The store of the database ``DIAGS_DB`` names: filled by the first instance, joined by the others.
+
+    ``progress(done, total)`` hears how the first fill's ``COPY`` of the diagnostics goes.
+    """
     store = PostgresStore(PostgresDatabase(config["DIAGS_DB"]))
     try:
-        store.initialize(load_fixture, int(config["DIAGS_SEED"]), data_options(config))
+        store.initialize(load_fixture, int(config["DIAGS_SEED"]), data_options(config), progress)
     except BaseException:
         store.database.close()
         raise

@@ -16,6 +16,7 @@ from .postgres import (
     PostgresJournal,
     PostgresStore,
     is_postgres_url,
+    masked,
     open_postgres,
 )
 from .sqlite import Database, SqliteFaultBook, SqliteJournal, SqliteStore, clear_runtime
@@ -57,7 +58,11 @@ def open_database(config: dict[str, Any]) -> SqliteStore | PostgresStore:
     faults and the request journal of an earlier run are cleared: only the data outlives a restart.
     """
     if is_postgres_url(config["DIAGS_DB"]):
-        return open_postgres(config, lambda: load_fixture(config))
+        from .snapshots import PROGRESS_SHOWN_FROM, print_progress  # here: snapshots imports this module
+
+        generating, writing = (print_progress(f"diags-kit mock: {step} --db {masked(config['DIAGS_DB'])}",
+                                              PROGRESS_SHOWN_FROM) for step in ("generating", "writing"))
+        return open_postgres(config, lambda: load_fixture(config, generating), writing)
     store = SqliteStore(Database(config["DIAGS_DB"]))
     store.initialize(lambda: load_fixture(config), int(config["DIAGS_SEED"]))
     if not config.get("DIAGS_DB_PREPARED"):
