@@ -9,7 +9,7 @@ PORT ?= 8000
 SEED ?= 42
 TOKEN ?= YOUR_API_TOKEN
 
-.PHONY: serve test lint unit contract conformance bench install clean
+.PHONY: serve test lint unit contract conformance bench install clean postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.dev-installed
 
+# Debian's postgresql for the PostgreSQL tests, installed when missing; never fails (those tests then skip).
+postgres:
+	scripts/ensure_postgres.sh
+
 ## Start the mock on http://$(HOST):$(PORT)/api/v1 with the default seed and token.
 serve: $(VENV)/.mock-installed
 	$(BIN)/python -m mockserver serve --host $(HOST) --port $(PORT) --seed $(SEED) --token $(TOKEN)
@@ -40,7 +44,7 @@ lint: install
 
 # In parallel (pytest-xdist), one worker per core; a module's tests stay on one worker, so that a
 # module-scoped server is started once.
-unit: install
+unit: install postgres
 	$(BIN)/python -m pytest tests examples -q -n auto --dist loadfile
 
 contract: install

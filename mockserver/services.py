@@ -15,6 +15,7 @@ from flask import Flask, current_app
 
 from .storage.base import Store
 from .storage.memory import MemoryStore
+from .storage.postgres import PostgresDatabase
 from .storage.sqlite import Database
 from .storage.startup import load_fixture, load_snapshot, open_database
 
@@ -31,8 +32,8 @@ class Services:
     clock: Callable[[], datetime]
     #: The start-up data; None with a database, which holds it (a reset loads it again from the config).
     fixture: dict[str, Any] | None
-    #: The SQLite file behind the store (``DIAGS_DB``); None for the in-memory store.
-    database: Database | None = None
+    #: The SQLite file or PostgreSQL database behind the store (``DIAGS_DB``); None for the in-memory store.
+    database: Database | PostgresDatabase | None = None
     #: The snapshot the in-memory store was loaded from (``DIAGS_SNAPSHOT``, see ``prepare``), if any.
     snapshot: str | None = None
     #: The fixture file the data being served was read from; None for generated data (after a reset
@@ -44,7 +45,7 @@ def init_app(app: Flask) -> None:
     """Load the data and attach the services to ``app``."""
     store: Store
     fixture: dict[str, Any] | None = None
-    database: Database | None = None
+    database: Database | PostgresDatabase | None = None
     seed: int | None = None
     if app.config.get("DIAGS_DB"):
         # A filled database is not generated again: with a million records that takes minutes per worker.

@@ -10,6 +10,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from postgres_server import (  # noqa: F401  (the PostgreSQL tests' fixtures, and their one line if skipped)
+    postgres_cluster,
+    postgres_url,
+    pytest_terminal_summary,
+)
 
 from mockserver import create_app
 from mockserver.serving import cli, server

@@ -1,4 +1,4 @@
-"""The ``Store`` protocol's behaviour, one suite for every store: in memory and SQLite.
+"""The ``Store`` protocol's behaviour, one suite for every store: in memory, SQLite and PostgreSQL.
 
 What the API relies on: creation order, pages, the per-device view, ids that are never reused,
 copies rather than shared state, atomic writes under threads, and a reset that replaces all.
@@ -6,6 +6,7 @@ copies rather than shared state, atomic writes under threads, and a reset that r
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from mockserver.storage.base import Store, format_id, pack
 from mockserver.storage.memory import MemoryStore
+from mockserver.storage.postgres import PostgresDatabase, PostgresStore
 from mockserver.storage.sqlite import Database, SqliteStore
 
 StoreFactory = Callable[[dict[str, Any]], Store]
@@ -48,14 +50,22 @@ def fixture() -> dict[str, Any]:
     }
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     """Builds a store of the parametrized kind, loaded from a fixture."""
-    databases: list[Database] = []
+    databases: list[Database | PostgresDatabase] = []
+    # Asked for only here: the memory and SQLite cases run where no PostgreSQL can be had.
+    cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgresql" else None
 
     def make(fixture: dict[str, Any]) -> Store:
         if request.param == "memory":
             return MemoryStore(fixture)
+        if cluster is not None:
+            server = PostgresDatabase(cluster.create_database(f"store_{secrets.token_hex(6)}"))
+            databases.append(server)
+            shared = PostgresStore(server)
+            shared.initialize(lambda: fixture, seed=1, options={"fixture": "test"})
+            return shared
         database = Database(tmp_path / f"store-{len(databases)}.db")
         databases.append(database)
         store = SqliteStore(database)

@@ -155,7 +155,7 @@ def state() -> dict[str, Any]:
     app_services = services()
     book, log = faults.book(), journal.journal()
     return {
-        "store": "sqlite" if app_services.database is not None else "memory",
+        "store": getattr(app_services.store, "kind", "memory"),
         "database": app_services.database.path if app_services.database is not None else None,
         "data": data_source(app_services),
         "seed": app_services.seed,
@@ -206,6 +206,11 @@ def reset() -> Response:
         # Said, not silent: a reset with a seed replaces the file's data with generated data.
         answer["note"] = (f"The data is now generated from seed {seed}, not read from the fixture file "
                           f"{config['DIAGS_FIXTURES_PATH']}; POST /__admin/reset with {{}} goes back to it.")
+    if answer["store"] == "postgresql":
+        # Other instances share the data but not this process's gate: say what the reset could not do.
+        shared = ("The data was replaced in one transaction for every instance on this database; requests "
+                  "in flight on other instances were not waited for (each saw the old data or the new).")
+        answer["note"] = f"{answer['note']} {shared}" if "note" in answer else shared
     return json_response(answer)
 
 

@@ -89,6 +89,7 @@ def journal(app: Flask | None = None) -> Journal:
 def stage(app: Flask, next_handler: Handler) -> Handler:
     """Record every answered request outside the admin API (its clock starts before the stages inside)."""
     kept = journal(app)
+    instance = app.config.get("DIAGS_INSTANCE_NAME")
 
     def recorded(request: Request) -> Reply:
         path = request.path
@@ -102,6 +103,8 @@ def stage(app: Flask, next_handler: Handler) -> Handler:
         status = None if reply.dropped else reply.status
         entry = entry_for(environ, path, status, duration_ms, body_if_read(environ),
                           faults_triggered(environ))
+        if instance:
+            entry["instance"] = instance
         try:
             kept.record(entry)
         except StoreBusy:

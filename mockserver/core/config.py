@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
     # process has filled it and set the start-up faults for its workers.
     "DIAGS_DB": None,
     "DIAGS_DB_PREPARED": False,
+    #: The name every journal entry of this instance carries (``--instance-name``; ``serve`` sets HOST:PORT).
+    "DIAGS_INSTANCE_NAME": None,
 }
 
 

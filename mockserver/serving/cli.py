@@ -21,6 +21,7 @@ import fixtures
 import mockserver.proxy.cli as proxy_cli
 
 from ..core import config
+from ..storage.postgres import masked
 
 ENV_PREFIX = "DIAGS_"
 
@@ -90,9 +91,14 @@ def _add_control_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
                         help="let browser pages from ORIGIN (e.g. http://localhost:3000, or *) call the API; "
                              "repeat for several (env DIAGS_CORS_ORIGINS, comma-separated)")
-    parser.add_argument("--db", type=Path, default=_env("DB", None), metavar="PATH",
+    parser.add_argument("--db", default=_env("DB", None), metavar="PATH|URL",
                         help="keep the inventory and every diagnostic in this SQLite file (created and "
-                             "filled from the seed if new): a restart loses nothing (env DIAGS_DB)")
+                             "filled from the seed if new): a restart loses nothing; or in the PostgreSQL "
+                             "database of a postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME URL, shared by "
+                             "every instance started on it (env DIAGS_DB)")
+    parser.add_argument("--instance-name", default=_env("INSTANCE_NAME", None), metavar="NAME",
+                        help="this instance's name in every journal entry (env DIAGS_INSTANCE_NAME; "
+                             "default HOST:PORT)")
     parser.add_argument("--workers", type=int, default=int(_env("WORKERS", 1)), metavar="N",
                         help="worker processes; more than 1 needs --db, where they share one state "
                              "(env DIAGS_WORKERS; default %(default)s)")
@@ -216,6 +222,7 @@ def app_config(args: argparse.Namespace) -> dict[str, Any]:
         "DIAGS_FAULTS": _startup_faults(args),
         "DIAGS_CORS_ORIGINS": [origin for origin in origins if origin],
         "DIAGS_DB": str(args.db) if args.db else None,
+        "DIAGS_INSTANCE_NAME": args.instance_name or f"{args.host}:{args.port}",
     })
     settings.update({
         "DIAGS_CACHE_DIR": str(args.cache_dir) if args.cache_dir else None,
@@ -231,7 +238,8 @@ def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> Path
     from ..control.admin import is_loopback
     from ..control.faults import FaultError, parse_faults
     from ..services import open_database
-    from ..storage.sqlite import DatabaseError, SqliteFaultBook
+    from ..storage.sqlite import DatabaseError
+    from ..storage.startup import open_fault_book
     from . import prepare
 
     if args.workers < 1 or (args.workers > 1 and not args.db):
@@ -249,13 +257,13 @@ def _prepare_control(args: argparse.Namespace, settings: dict[str, Any]) -> Path
         try:
             store = open_database(settings)
         except DatabaseError as error:
-            raise SystemExit(f"cannot use --db {args.db}: {error}") from None
-        SqliteFaultBook(store.database).add(startup)
+            raise SystemExit(f"cannot use --db {masked(args.db)}: {error}") from None
+        open_fault_book(store.database).add(startup)
         stats, seed = store.stats(), store.seed()
         store.database.close()
         settings["DIAGS_DB_PREPARED"] = True
-        print(f"diags-kit mock: data in {args.db}: {stats['devices']} devices, {stats['diagnostics']} "
-              f"diagnostics, seed {seed}", flush=True)
+        print(f"diags-kit mock: data in {masked(args.db)}: {stats['devices']} devices, "
+              f"{stats['diagnostics']} diagnostics, seed {seed}", flush=True)
         if seed != args.seed:
             print(f"diags-kit mock: the database keeps its data (seed {seed}); --seed {args.seed} is not "
                   f"applied (POST /__admin/reset {{\"seed\": {args.seed}}} to regenerate)", flush=True)
@@ -316,7 +324,7 @@ def _serve(args: argparse.Namespace) -> None:
     print(f"diags-kit mock: serving {base_url}/inventory_device_diags/", flush=True)
     tokens = _shown_tokens(settings["DIAGS_TOKENS"])
     if args.db:
-        source = f"data in {args.db}"
+        source = f"data in {masked(args.db)}"
     elif args.fixtures:
         source = f"data from the fixture file {args.fixtures}"
     else:

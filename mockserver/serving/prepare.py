@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..storage.datacache import cache_folder, cached_snapshot
+from ..storage.postgres import is_postgres_url
 from ..storage.snapshots import (
     PROGRESS_SHOWN_FROM,
     PreparationError,
@@ -76,6 +77,13 @@ def prepare_data(settings: dict[str, Any]) -> Path | None:
     that holds it, for the caller to remove once the server has stopped.
     """
     database = settings["DIAGS_DB"]
+    if is_postgres_url(database):
+        # The serving process fills or joins a PostgreSQL database itself; only a fixture file is checked.
+        problem = settings["DIAGS_FIXTURES_PATH"] and data_problem_apart({**settings, "DIAGS_DB": None},
+                                                                          "--db")
+        if problem:
+            raise PreparationError(problem)
+        return None
     filled = True
     if database:
         try:

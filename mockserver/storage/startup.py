@@ -10,6 +10,15 @@ from fixtures import ProgressCallback
 from ..core.config import JOURNAL_SIZE
 from .base import FaultBook, Journal, Store
 from .memory import MemoryFaultBook, MemoryJournal
+from .postgres import (
+    PostgresDatabase,
+    PostgresFaultBook,
+    PostgresJournal,
+    PostgresStore,
+    is_postgres_url,
+    masked,
+    open_postgres,
+)
 from .sqlite import Database, SqliteFaultBook, SqliteJournal, SqliteStore, clear_runtime
 
 
@@ -42,12 +51,18 @@ def load_snapshot(store: Store, path: str) -> None:
         snapshot.database.close()
 
 
-def open_database(config: dict[str, Any]) -> SqliteStore:
-    """The SQLite store of ``DIAGS_DB``, filled from the fixture if the file is new.
+def open_database(config: dict[str, Any]) -> SqliteStore | PostgresStore:
+    """The store of ``DIAGS_DB``, filled from the fixture if the file (or PostgreSQL database) is new.
 
     Unless the serving process has already done it for its workers (``DIAGS_DB_PREPARED``), the
     faults and the request journal of an earlier run are cleared: only the data outlives a restart.
     """
+    if is_postgres_url(config["DIAGS_DB"]):
+        from .snapshots import PROGRESS_SHOWN_FROM, print_progress  # here: snapshots imports this module
+
+        generating, writing = (print_progress(f"diags-kit mock: {step} --db {masked(config['DIAGS_DB'])}",
+                                              PROGRESS_SHOWN_FROM) for step in ("generating", "writing"))
+        return open_postgres(config, lambda: load_fixture(config, generating), writing)
     store = SqliteStore(Database(config["DIAGS_DB"]))
     store.initialize(lambda: load_fixture(config), int(config["DIAGS_SEED"]))
     if not config.get("DIAGS_DB_PREPARED"):
@@ -55,11 +70,15 @@ def open_database(config: dict[str, Any]) -> SqliteStore:
     return store
 
 
-def open_fault_book(database: Database | None) -> FaultBook:
+def open_fault_book(database: Database | PostgresDatabase | None) -> FaultBook:
     """The faults: in this process, or in ``database``, where every worker sees them."""
+    if isinstance(database, PostgresDatabase):
+        return PostgresFaultBook(database)
     return SqliteFaultBook(database) if database is not None else MemoryFaultBook()
 
 
-def open_journal(database: Database | None, size: int = JOURNAL_SIZE) -> Journal:
+def open_journal(database: Database | PostgresDatabase | None, size: int = JOURNAL_SIZE) -> Journal:
     """The request journal: in this process, or in ``database``, where every worker writes."""
+    if isinstance(database, PostgresDatabase):
+        return PostgresJournal(database, size)
     return SqliteJournal(database, size) if database is not None else MemoryJournal(size)
