@@ -131,9 +131,17 @@ def test_sigterm_stops_the_server_promptly_with_stalled_clients(tmp_path: Path) 
 def test_the_limits_still_answer_in_json_over_the_real_server(
     live: Server, session: requests.Session
 ) -> None:
-    too_large = timed(session, "POST", live.resource, data=b"{}" + b" " * (1024 * 1024),
-                      headers={"Content-Type": "application/json"})
-    assert (too_large.status_code, "limit" in too_large.json()["detail"]) == (413, True)
+    # A 413 comes from the head alone, and the server may close before it takes the body: a raw client
+    # that announces the body and sends little of it reads the answer whatever the timing.
+    with socket.create_connection((HOST, live.port), timeout=RECEIVE_SECONDS) as raw:
+        raw.sendall(post_head(1024 * 1024 + 2) + b"{}")
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+            if answer.endswith(b"}"):
+                break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert (head.split(b" ")[1], "limit" in json.loads(body)["detail"]) == (b"413", True)
     long_url = timed(session, "GET", live.resource, params={"q": "x" * 9000})
     assert (long_url.status_code, "detail" in long_url.json()) == (414, True)
     large_headers = timed(session, "GET", live.resource, headers={"X-Pad": "x" * 17000})
