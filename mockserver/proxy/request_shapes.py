@@ -70,12 +70,12 @@ def _query_problem(query: str) -> str | None:
     return None
 
 
-WRAPPED = ("the body wraps the diagnostic in 'data' (a form contract.md lets only the mock accept): "
+WRAPPED = ("the body wraps the diagnostic in 'data' (a form docs/contract.md lets only the mock accept): "
            "a real server may refuse it")
 
 
 def _wrapped(raw: bytes, body: object) -> bool:
-    """The (mock) forms of contract.md: ``{"data": "<JSON>"}``, or form-encoded ``data=<JSON>``."""
+    """The (mock) forms of docs/contract.md: ``{"data": "<JSON>"}``, or form-encoded ``data=<JSON>``."""
     if body is None:
         return raw.startswith(b"data=")
     return isinstance(body, dict) and set(body) == {"data"} and isinstance(body["data"], str)

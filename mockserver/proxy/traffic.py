@@ -146,7 +146,7 @@ class TrafficChecker:
         if verdict.authenticated and (token is None or _fingerprint(token) not in self._good_tokens):
             statuses.add(401)  # a token the server never accepted may be unknown to it
         if exchange.status not in statuses and len(statuses - {401}) == 1:
-            # Two faults at once: the contract says which status wins (contract.md's precedence).
+            # Two faults at once: the contract says which status wins (docs/contract.md's precedence).
             rule = claims.PRECEDENCE.get((min(statuses - {401}), exchange.status), rule)
         return Expect(statuses, rule=rule, why=why)
 
