@@ -91,3 +91,27 @@ def helper_fault(environ: Environ) -> str | None:
     """The id of a fault that breaks the diagnostic helpers for this request, if one triggers."""
     ask: Callable[[], str | None] = environ.get(HELPER_FAULT_KEY, no_helper_fault)
     return ask()
+
+
+def call_wsgi(app: WsgiApp, environ: Environ) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Run ``app`` on ``environ``: its status, headers and whole body."""
+    started: list[Any] = []
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]],
+                       exc_info: Any = None) -> Callable[[bytes], None]:
+        if exc_info is not None and started:
+            raise exc_info[1].with_traceback(exc_info[2])
+        started[:] = [status, headers]
+        return written.append
+
+    iterable = app(environ, start_response)
+    try:
+        body = b"".join(iterable)
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+    if written:
+        body = b"".join(written) + body
+    return int(started[0][:3]), started[1], body

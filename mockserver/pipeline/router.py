@@ -11,14 +11,12 @@ routes the resource through Flask too, so the tests can hold both routes to the 
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, Request
 
 from ..api import resource
 from ..core.config import API_PREFIX
 from ..core.responses import json_reply
-from ..core.wsgi import Handler, Reply, WsgiApp
+from ..core.wsgi import Handler, Reply, WsgiApp, call_wsgi
 from ..services import services_of
 
 RESOURCE_PATHS = frozenset({API_PREFIX + resource.RESOURCE, API_PREFIX + resource.RESOURCE.rstrip("/")})
@@ -26,21 +24,8 @@ RESOURCE_PATHS = frozenset({API_PREFIX + resource.RESOURCE, API_PREFIX + resourc
 
 def through_flask(flask_app: WsgiApp, request: Request) -> Reply:
     """Flask's answer to ``request``, collected into a reply."""
-    started: list[Any] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        started[:] = [status, headers]
-        return lambda data: None
-
-    body = flask_app(request.environ, start_response)
-    try:
-        payload = b"".join(body)
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-    status, headers = started
-    return Reply(int(status[:3]), payload, list(headers))
+    status, headers, payload = call_wsgi(flask_app, request.environ)
+    return Reply(status, payload, list(headers))
 
 
 def router(app: Flask, flask_app: WsgiApp) -> Handler:

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..core.responses import ApiError
-from ..core.wsgi import Environ, WsgiApp
+from ..core.wsgi import Environ, WsgiApp, call_wsgi
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +53,6 @@ def body_timed_out(seconds: float) -> ApiError:
     """The 408 of a request whose body did not arrive in time."""
     return ApiError(408, f"The request body did not arrive within the mock's body time-out of {seconds:g} s; "
                          "send the whole body promptly (the connection is closed).")
-
-
-def call_wsgi(app: WsgiApp, environ: Environ) -> tuple[int, Headers, bytes]:
-    """Run ``app`` on ``environ``: its status, headers and whole body."""
-    started: list[Any] = []
-    written: list[bytes] = []
-
-    def start_response(status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], None]:
-        if exc_info is not None and started:
-            raise exc_info[1].with_traceback(exc_info[2])
-        started[:] = [status, headers]
-        return written.append
-
-    iterable = app(environ, start_response)
-    try:
-        body = b"".join(iterable)
-    finally:
-        close = getattr(iterable, "close", None)
-        if close is not None:
-            close()
-    if written:
-        body = b"".join(written) + body
-    return int(started[0][:3]), started[1], body
 
 
 class RsgiBridge:
