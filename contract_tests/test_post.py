@@ -57,7 +57,7 @@ def test_valid_bodies_are_created_echoed_and_listed(api: ApiClient, run: RunConf
 
 
 def _documented_examples() -> dict[str, dict[str, Any]]:
-    post = schemas.openapi()["paths"][schemas.RESOURCE_PATH]["post"]
+    post = schemas.contract_openapi()["paths"][schemas.RESOURCE_PATH]["post"]
     examples = post["requestBody"]["content"]["application/json"]["examples"]
     # Only the documented form: the diagnostic object itself (the data-string form is a mock rule).
     return {name: example["value"] for name, example in examples.items() if "device_id" in example["value"]}
