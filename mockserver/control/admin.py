@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +24,8 @@ from ..api.payload import parse_json
 from ..core.bearer import check_bearer
 from ..core.config import ADMIN_PREFIX
 from ..core.deadline import current_deadline
-from ..core.responses import ApiError, bad_request, json_response, not_found, unavailable, unprocessable
+from ..core.gate import ResetGate
+from ..core.responses import ApiError, bad_request, json_response, not_found, unprocessable
 from ..core.wsgi import Handler, Reply, read_request_body
 from ..services import Services, load_fixture, load_snapshot, refreeze_after_reset, services, services_of
 from ..storage.datacache import cache_folder, cached_snapshot
@@ -37,7 +35,6 @@ from . import faults, journal
 bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 
 EXTENSION = "diags.gate"
-RESET_WAIT_SECONDS = 30.0
 MAX_DEVICES_PER_REQUEST = 10_000
 #: The admin API's schemas (``schemas/admin-*.schema.json``) that its handlers check bodies against.
 RESET_SCHEMA = "admin-reset-request"
@@ -52,48 +49,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-class ResetGate:
-    """A readers-writer lock: requests share it, a reset holds it alone (and goes first once waiting)."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._readers = 0
-        self._writer_waiting = 0
-        self._writing = False
-
-    def enter(self, timeout: float | None = None) -> bool:
-        """Join the readers; ``False`` if a reset still holds the gate after ``timeout`` seconds."""
-        with self._condition:
-            if not self._condition.wait_for(lambda: not self._writing and not self._writer_waiting, timeout):
-                return False
-            self._readers += 1
-            return True
-
-    def leave(self) -> None:
-        with self._condition:
-            self._readers -= 1
-            self._condition.notify_all()
-
-    @contextmanager
-    def exclusive(self, timeout: float = RESET_WAIT_SECONDS) -> Iterator[None]:
-        with self._condition:
-            self._writer_waiting += 1
-            try:
-                ready = self._condition.wait_for(lambda: not self._writing and self._readers == 0, timeout)
-            finally:
-                self._writer_waiting -= 1
-            if not ready:
-                self._condition.notify_all()
-                raise unavailable(f"Requests still running after {timeout:g} s; nothing was changed. Retry.")
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._writing = False
-                self._condition.notify_all()
 
 
 def gate(app: Flask | None = None) -> ResetGate:
