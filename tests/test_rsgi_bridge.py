@@ -19,6 +19,7 @@ from mockserver.api.resource import RESOURCE as RESOURCE_NAME
 from mockserver.control import admin
 from mockserver.core.config import API_PREFIX
 from mockserver.core.wsgi import Environ, StartResponse
+from mockserver.services import services_of
 from mockserver.serving import server
 from mockserver.serving.rsgi_bridge import RsgiBridge, call_wsgi
 
@@ -245,7 +246,7 @@ def test_the_mocks_requests_that_can_wait(app: Flask, tmp_path: Any, database: b
 def test_while_an_admin_request_holds_the_reset_gate_a_request_waits_in_a_thread_not_on_the_loop(
     app: Flask, auth: dict[str, str]
 ) -> None:
-    gate, mock = admin.gate(app), app.wsgi_app
+    gate, mock = services_of(app).gate, app.wsgi_app
     holding, release = threading.Event(), threading.Event()
 
     def resetting(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

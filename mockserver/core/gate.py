@@ -2,8 +2,8 @@
 
 A reset waits for the requests in flight in this process to finish, and holds new ones back until
 the data is replaced, so no request sees half of the old data and half of the new. Each app has
-one; the pipeline's reset-gate stage (``control.admin.gate_stage``) holds every request outside the
-admin API at it.
+one (``services_of(app).gate``); the pipeline's reset-gate stage (``control.admin.gate_stage``)
+holds every request outside the admin API at it.
 """
 
 from __future__ import annotations
