@@ -14,7 +14,7 @@ from flask import Flask
 from . import pipeline, services
 from .api import docs
 from .api import resource as api
-from .control import admin, faults, journal
+from .control import admin, faults
 from .core.config import DEFAULTS
 from .pipeline import errors, limits
 
@@ -42,10 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
-    services.init_app(app)  # the store, the clock, the seed
+    services.init_app(app)  # the store, the fault book, the journal, the reset gate, the clock, the seed
     limits.guard_store(app)  # every store call asks the request's deadline
-    faults.init_app(app)
-    journal.init_app(app)
+    faults.init_app(app)  # the start-up faults
     admin.init_app(app)
     errors.init_app(app)  # JSON for what Flask's routing and the admin and docs views raise
     app.register_blueprint(api.bp)

@@ -1,6 +1,7 @@
-"""What a request needs besides Flask: the store, the clock, the seed and the helper configuration.
+"""The app's long-lived parts: the store, the fault book, the journal, the reset gate, the seed and the clock.
 
-``init_app`` builds them once per app from its config; views reach them with ``services()``.
+``init_app`` builds them once per app from its config, as one ``Services``; everything else reaches
+them one way, ``services_of(app)`` (in a view: ``services_of(current_app)``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
-from .storage.base import Store
+from .core.config import JOURNAL_SIZE
+from .core.gate import ResetGate
+from .storage.base import FaultBook, Journal, Store
 from .storage.memory import MemoryStore
 from .storage.postgres import PostgresDatabase
 from .storage.sqlite import Database
-from .storage.startup import load_fixture, load_snapshot, open_database
+from .storage.startup import load_fixture, load_snapshot, open_database, open_fault_book, open_journal
 
 EXTENSION = "diags"
 
@@ -27,6 +30,12 @@ class Services:
     """The app's long-lived parts."""
 
     store: Store
+    #: The injected faults (``control.faults``); a table of the database, if there is one.
+    faults: FaultBook
+    #: The request journal (``control.journal``); a table of the database, if there is one.
+    journal: Journal
+    #: Requests share it, a reset holds it alone (``control.admin``).
+    gate: ResetGate
     seed: int
     helper_config: Any
     clock: Callable[[], datetime]
@@ -42,7 +51,7 @@ class Services:
 
 
 def init_app(app: Flask) -> None:
-    """Load the data and attach the services to ``app``."""
+    """Load the data, open the fault book and the journal beside it, and attach them to ``app``."""
     store: Store
     fixture: dict[str, Any] | None = None
     database: Database | PostgresDatabase | None = None
@@ -60,6 +69,9 @@ def init_app(app: Flask) -> None:
         store = MemoryStore(fixture)
     app.extensions[EXTENSION] = Services(
         store=store,
+        faults=open_fault_book(database),
+        journal=open_journal(database, int(app.config.get("DIAGS_JOURNAL_SIZE", JOURNAL_SIZE))),
+        gate=ResetGate(),
         database=database,
         seed=int(app.config["DIAGS_SEED"]) if seed is None else seed,
         helper_config=app.config["DIAGS_HELPERS"],
@@ -71,15 +83,9 @@ def init_app(app: Flask) -> None:
 
 
 def services_of(app: Flask) -> Services:
-    """``app``'s services, outside a request."""
-    of_app: Services = app.extensions[EXTENSION]
-    return of_app
-
-
-def services() -> Services:
-    """The current app's services."""
-    current: Services = current_app.extensions[EXTENSION]
-    return current
+    """``app``'s long-lived parts (the one way to reach them)."""
+    services: Services = app.extensions[EXTENSION]
+    return services
 
 
 def freeze_long_lived_objects() -> None:
@@ -101,4 +107,4 @@ def refreeze_after_reset() -> None:
 
 
 __all__ = ["EXTENSION", "Services", "freeze_long_lived_objects", "init_app", "load_fixture", "load_snapshot",
-           "open_database", "refreeze_after_reset", "services", "services_of"]
+           "open_database", "refreeze_after_reset", "services_of"]

@@ -18,8 +18,7 @@ from listing import RESOURCE
 import fixtures
 import schemas
 from mockserver import create_app
-from mockserver.control.admin import ResetGate, is_loopback
-from mockserver.core.responses import ApiError
+from mockserver.control.admin import is_loopback
 
 TOKEN = "test-token"  # conftest's API token
 ADMIN_TOKEN = "admin-secret"
@@ -283,48 +282,6 @@ def test_a_reset_while_requests_are_in_flight_breaks_none_of_them(app: Flask, au
     assert set(statuses) <= {200, 201}
     assert client.post("/__admin/reset").status_code == 200
     assert first_page(client, auth) == original
-
-
-def test_the_reset_gate_waits_for_requests_in_flight_and_holds_new_ones() -> None:
-    gate = ResetGate()
-    gate.enter()
-    events: list[str] = []
-    writer_in = threading.Event()
-
-    def reset() -> None:
-        with gate.exclusive(timeout=10):
-            writer_in.set()
-            events.append("reset")
-            time.sleep(0.05)
-
-    def late_request() -> None:
-        gate.enter()
-        events.append("late request")
-        gate.leave()
-
-    writer = threading.Thread(target=reset)
-    writer.start()
-    time.sleep(0.05)
-    late = threading.Thread(target=late_request)
-    late.start()
-    time.sleep(0.05)
-    assert events == []  # the reset waits for the request in flight, the late request for the reset
-    events.append("request done")
-    gate.leave()
-    writer.join(timeout=10)
-    late.join(timeout=10)
-    assert events == ["request done", "reset", "late request"]
-
-
-def test_a_reset_that_cannot_get_in_answers_503() -> None:
-    gate = ResetGate()
-    gate.enter()
-    with pytest.raises(ApiError) as raised, gate.exclusive(timeout=0.05):
-        pass
-    assert raised.value.status == 503
-    gate.leave()
-    with gate.exclusive(timeout=1):
-        pass
 
 
 # Devices.

@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 import fixtures
 import schemas
 from mockserver import create_app
-from mockserver.services import services
+from mockserver.services import services_of
 
 #: The documentation's record, field by field, in its order.
 DOCUMENTED_FIELDS = list(documented_record())
@@ -225,8 +225,8 @@ def test_a_diagnostic_id_is_not_a_device_id(client: FlaskClient, auth: dict[str,
 def test_a_device_without_diagnostics_is_an_empty_200(
     app: Flask, client: FlaskClient, auth: dict[str, str]
 ) -> None:
-    with app.app_context():
-        services().store.add_device({"id": "device-00000", "name": "Spare Laptop DL-0000", "serial": "SPARE"})
+    spare = {"id": "device-00000", "name": "Spare Laptop DL-0000", "serial": "SPARE"}
+    services_of(app).store.add_device(spare)
     body = page_ok(get(client, auth, id="device-00000"))
     assert (body["count"], body["results"], body["next"], body["previous"]) == (0, [], None, None)
 

@@ -17,7 +17,7 @@ import schemas
 from fixtures.health import Thresholds, assess
 from mockserver import create_app
 from mockserver.api.diagnostics import DEFAULT_CONFIG, HelperConfigError, parse_config, refresh_devices
-from mockserver.services import services
+from mockserver.services import services_of
 from mockserver.storage.memory import MemoryStore
 
 NOW = datetime(2024, 2, 1, 9, 0, 0, tzinfo=UTC)
@@ -242,7 +242,7 @@ def test_update_status_refreshes_the_devices_of_the_page(
     page = get(client, auth, limit=5, offset=10, update_status="1")["results"]
     on_page = {record["device_id"] for record in page}
     with app.app_context():
-        store = services().store
+        store = services_of(app).store
         for device_id in on_page:
             latest = store.latest(device_id, "health_check")
             assert latest is not None and latest["updated_at"] == NOW_TEXT

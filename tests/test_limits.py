@@ -28,6 +28,7 @@ from mockserver.core import config, responses
 from mockserver.core.deadline import Deadline, deadline_scope
 from mockserver.core.responses import ApiError
 from mockserver.pipeline import limits
+from mockserver.services import services_of
 from mockserver.serving import cli
 from mockserver.storage import sqlite as sqlite_store
 from mockserver.storage.base import Store
@@ -286,7 +287,7 @@ def test_injected_latency_is_cut_short_at_the_deadline(
 def test_a_request_held_at_the_reset_gate_gets_a_503(app: Flask, auth: dict[str, str]) -> None:
     app.config["DIAGS_REQUEST_TIMEOUT"] = TIMEOUT
     client = app.test_client()
-    with admin.gate(app).exclusive():  # a reset holds the gate for longer than the time-out
+    with services_of(app).gate.exclusive():  # a reset holds the gate for longer than the time-out
         started = time.monotonic()
         response = client.get(RESOURCE, headers=auth)
     _assert_timed_out(response, started, at_most=TIMEOUT)
@@ -421,7 +422,7 @@ def test_a_deadline_counts_down_from_its_start() -> None:
 
 
 def test_outside_a_request_the_store_is_not_guarded(app: Flask) -> None:
-    store = app.extensions["diags"].store
+    store = services_of(app).store
     assert isinstance(store, limits.GuardedStore)
     assert store.stats()["diagnostics"] == len(fixtures.default()["diagnostics"])
 

@@ -19,6 +19,7 @@ from listing import RESOURCE
 import fixtures
 from mockserver import create_app, pipeline
 from mockserver.core import config
+from mockserver.services import services_of
 
 TOKEN = "lane-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -110,7 +111,7 @@ def test_a_failure_in_a_view_is_the_same_json_500_either_way(
     answers = []
     for direct in (True, False):
         app = _app(direct, strict)
-        monkeypatch.setattr(app.extensions["diags"].store.inner, "page_json", page_json)
+        monkeypatch.setattr(services_of(app).store.inner, "page_json", page_json)
         response = app.test_client().get(RESOURCE, headers=AUTH)
         answers.append((response.status_code, response.get_json()))
     assert answers[0] == answers[1]

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 
 import schemas
 from mockserver.control import faults
-from mockserver.services import services
+from mockserver.services import services_of
 
 DEVICE = "device-12345"
 EMPTY_DEVICE = "device-without-diagnostics"
@@ -34,13 +34,11 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def add_empty_device(app: Flask) -> None:
-    with app.app_context():
-        services().store.add_device({"id": EMPTY_DEVICE, "name": "Spare Printer", "serial": "SP000001"})
+    services_of(app).store.add_device({"id": EMPTY_DEVICE, "name": "Spare Printer", "serial": "SP000001"})
 
 
 def break_helpers(app: Flask) -> None:
-    with app.app_context():
-        services().helper_config = {"helpers": ["no-such-helper"]}
+    services_of(app).helper_config = {"helpers": ["no-such-helper"]}
 
 
 def small_body_limit(app: Flask) -> None:
@@ -57,7 +55,7 @@ def slow_first_request(method: str) -> Callable[[Flask], None]:
     def setup(app: Flask) -> None:
         app.config["DIAGS_REQUEST_TIMEOUT"] = 0.2
         latency = {"method": method, "path": RESOURCE, "latency_ms": 600, "times": 1}
-        faults.book(app).add(faults.parse_faults([latency]))
+        services_of(app).faults.add(faults.parse_faults([latency]))
     return setup
 
 

@@ -1,24 +1,30 @@
 """The RSGI bridge, in-process: granian's scope and protocol replaced by small fakes of their RSGI shape.
 
-What the real server does with stalled clients is in ``test_slow_clients.py``.
+The last tests send raw bytes to the real server, for what only granian's own scope shows (what
+it decodes, what it withholds). What the real server does with stalled clients is in
+``test_slow_clients.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import live
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from mockserver.api.resource import RESOURCE as RESOURCE_NAME
 from mockserver.control import admin
 from mockserver.core.config import API_PREFIX
 from mockserver.core.wsgi import Environ, StartResponse
+from mockserver.services import services_of
 from mockserver.serving import server
 from mockserver.serving.rsgi_bridge import RsgiBridge, call_wsgi
 
@@ -28,10 +34,22 @@ RESOURCE = API_PREFIX + RESOURCE_NAME
 
 @dataclass
 class FakeHeaders:
+    """granian's RSGI headers: every name is listed, but a value only if it is visible ASCII."""
+
     pairs: list[tuple[str, str]]
 
     def items(self) -> list[tuple[str, str]]:
-        return self.pairs
+        return [(name, value) for name, value in self.pairs if _visible_ascii(value)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(name for name, _ in self.pairs))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(name for name, _ in self.pairs))
+
+
+def _visible_ascii(value: str) -> bool:
+    return all(" " <= char <= "~" or char == "\t" for char in value)
 
 
 @dataclass
@@ -128,6 +146,36 @@ def test_the_environ_is_the_one_granians_wsgi_interface_builds() -> None:
     assert (environ["HTTP_X_A"], environ["HTTP_COOKIE"], environ["CONTENT_TYPE"]) == ("1,2", "a=1;b=2",
                                                                                         "text/plain")
     assert environ["SERVER_PROTOCOL"] == "HTTP/1.1"
+
+
+def test_the_query_string_holds_its_bytes_as_latin1_characters() -> None:
+    # granian hands over "id=café" for the raw bytes "id=caf\xc3\xa9"; PEP 3333 wants one character per byte.
+    environ = serve(bridge(), FakeScope(query_string="id=caf\u00e9&q=%FF"), FakeProtocol())
+    assert environ["QUERY_STRING"] == "id=caf\u00c3\u00a9&q=%FF"
+
+
+def test_a_header_value_that_granian_withholds_gets_a_json_400_and_never_reaches_the_app() -> None:
+    reached: list[Environ] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        reached.append(environ)
+        return echo_app(environ, start_response)
+
+    refusals: list[tuple[str, int]] = []
+    served = bridge(app, record_refusal=lambda environ, status, seconds: refusals.append(
+        (environ["PATH_INFO"], status)))
+    headers = FakeHeaders([("host", "h"), ("authorization", "Bearer t\u00f6ken"), ("x-note", "caf\u00e9")])
+    protocol = FakeProtocol()
+    serve(served, FakeScope(headers=headers), protocol)
+    assert protocol.status == 400
+    assert ("connection", "close") in protocol.headers
+    assert "authorization, x-note" in json.loads(protocol.body)["detail"]
+    assert (reached, refusals) == ([], [("/thing", 400)])
+
+
+def test_one_key_for_two_header_names_is_not_a_withheld_value() -> None:
+    headers = FakeHeaders([("x-a", "1"), ("x_a", "2")])
+    assert serve(bridge(), FakeScope(headers=headers), FakeProtocol())["HTTP_X_A"] == "1,2"
 
 
 def test_a_body_is_read_whole_before_the_app_runs() -> None:
@@ -245,7 +293,7 @@ def test_the_mocks_requests_that_can_wait(app: Flask, tmp_path: Any, database: b
 def test_while_an_admin_request_holds_the_reset_gate_a_request_waits_in_a_thread_not_on_the_loop(
     app: Flask, auth: dict[str, str]
 ) -> None:
-    gate, mock = admin.gate(app), app.wsgi_app
+    gate, mock = services_of(app).gate, app.wsgi_app
     holding, release = threading.Event(), threading.Event()
 
     def resetting(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -271,3 +319,55 @@ def test_while_an_admin_request_holds_the_reset_gate_a_request_waits_in_a_thread
         return page
 
     assert asyncio.run(scenario()).status == 200
+
+
+# The real server: what granian's scope gives for bytes that are not plain ASCII.
+
+LIVE_TOKEN = "test-token"  # conftest's, so the test client's app answers the same requests
+
+
+@pytest.fixture(scope="module")
+def live_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    with live.serve(token=LIVE_TOKEN, log_path=tmp_path_factory.mktemp("bridge") / "serve.log") as running:
+        yield running.port
+
+
+def _raw_exchange(port: int, target: bytes, header: bytes = b"") -> tuple[int, dict[str, Any]]:
+    """Send a GET of ``target`` as raw bytes; the status and the JSON body of the answer."""
+    authorization = b"Authorization: Bearer " + LIVE_TOKEN.encode() + b"\r\n"
+    request = (b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + authorization + header
+               + b"Connection: close\r\n\r\n")
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(request)
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize(("target", "query"), [
+    pytest.param(RESOURCE.encode() + b"?id=caf\xc3\xa9", {"id": "caf\u00e9"}, id="raw-utf8-in-the-query"),
+    pytest.param(RESOURCE.encode() + b"?id=caf%C3%A9", {"id": "caf\u00e9"}, id="escaped-utf8-in-the-query"),
+    pytest.param(RESOURCE.encode() + b"%FF", None, id="escape-that-is-not-utf8-in-the-path"),
+])
+def test_the_served_mock_answers_bytes_beyond_ascii_as_the_app_does_under_pep_3333(
+    live_port: int, client: FlaskClient, auth: dict[str, str], target: bytes, query: dict[str, str] | None
+) -> None:
+    status, body = _raw_exchange(live_port, target)
+    # The test client builds its environ the way PEP 3333 says.
+    expected = client.get(RESOURCE + "%FF" if query is None else RESOURCE, query_string=query, headers=auth)
+    assert (status, body) == (expected.status_code, expected.get_json())
+    assert status == 404
+
+
+@pytest.mark.parametrize("header", [
+    pytest.param(b"X-Note: caf\xe9\r\n", id="latin1-in-another-header"),
+    pytest.param(b"X-Note: caf\xc3\xa9\r\n", id="utf8-in-another-header"),
+])
+def test_the_served_mock_names_a_header_value_it_cannot_read_in_a_json_400(live_port: int,
+                                                                            header: bytes) -> None:
+    status, body = _raw_exchange(live_port, RESOURCE.encode() + b"?limit=1", header)
+    assert status == 400
+    assert "x-note" in body["detail"]
+    assert _raw_exchange(live_port, RESOURCE.encode() + b"?limit=1")[0] == 200

@@ -25,6 +25,7 @@ from listing import RESOURCE
 import fixtures
 from mockserver import create_app
 from mockserver.core import bearer, config
+from mockserver.services import services_of
 from mockserver.serving import cli, server
 
 API_PREFIX = "/api/v1"
@@ -126,7 +127,7 @@ def test_no_token_reaches_a_log_or_an_answer(
             RESOURCE, json=VALID, headers=good
         ),  # 503: the held clock passes the time-out
     ]
-    monkeypatch.setattr(app.extensions["diags"].store.inner, "page_json", _explode)
+    monkeypatch.setattr(services_of(app).store.inner, "page_json", _explode)
     answers.append(client.get(RESOURCE, headers=good))  # 500: a crash, logged with its traceback
     assert [answer.status_code for answer in answers] == [200, 401, 401, 401, 431, 503, 500]
     assert any("Traceback" in line for line in recorder.lines), "the crash was not logged"
@@ -215,7 +216,7 @@ def test_a_crash_answers_json_without_a_stack_trace(
     app: Flask, good: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app.config["TESTING"] = False  # as served: exceptions are not propagated to the caller
-    monkeypatch.setattr(app.extensions["diags"].store.inner, "page_json", _explode)
+    monkeypatch.setattr(services_of(app).store.inner, "page_json", _explode)
     response = app.test_client().get(RESOURCE, headers=good)
     assert response.status_code == 500
     assert response.mimetype == "application/json"

@@ -13,7 +13,7 @@ from listing import RESOURCE
 from mockserver.api import resource as api
 from mockserver.control import faults
 from mockserver.pipeline import strict
-from mockserver.services import services
+from mockserver.services import services_of
 from mockserver.serving import cli
 
 NEW = {"device_id": "device-12345", "diagnostic_type": "maintenance"}
@@ -34,8 +34,7 @@ ALLOWED_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
 
 
 def corrupt_first_record(app: Flask) -> None:
-    with app.app_context():
-        services().store.update("diag-001", {"created_at": "yesterday"})
+    services_of(app).store.update("diag-001", {"created_at": "yesterday"})
 
 
 def strict_on(app: Flask) -> None:
@@ -101,7 +100,7 @@ def test_strict_mode_refuses_a_status_the_operation_does_not_document(
 
 def test_an_injected_fault_keeps_its_status(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
     once = {"method": "GET", "path": RESOURCE, "status": 503, "times": 1}
-    faults.book(app).add(faults.parse_faults([once]))
+    services_of(app).faults.add(faults.parse_faults([once]))
     strict_on(app)
     injected = client.get(RESOURCE, headers=auth)
     assert injected.status_code == 503  # on purpose: not "undocumented"

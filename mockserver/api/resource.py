@@ -22,8 +22,7 @@ from ..core.config import API_PREFIX, PATH_SAFE
 from ..core.responses import ApiError, json_bytes_response, not_found
 from ..core.timestamps import format_timestamp
 from ..core.wsgi import helper_fault, read_request_body
-from ..services import Services
-from ..services import services as current_services
+from ..services import Services, services_of
 from ..storage.base import Device, Record
 from . import diagnostics
 from .payload import FORM_TYPES, checked_body
@@ -134,11 +133,11 @@ def create(services: Services, config: Mapping[str, Any], req: Request) -> bytes
 
 @bp.get(RESOURCE, strict_slashes=False, provide_automatic_options=False)
 def list_diagnostics() -> Response:
-    response = json_bytes_response(list_page(current_services(), current_app.config, request))
+    response = json_bytes_response(list_page(services_of(current_app), current_app.config, request))
     response.headers.update(ignored_parameter_headers(request))
     return response
 
 
 @bp.post(RESOURCE, strict_slashes=False, provide_automatic_options=False)
 def create_diagnostic() -> Response:
-    return json_bytes_response(create(current_services(), current_app.config, request), status=201)
+    return json_bytes_response(create(services_of(current_app), current_app.config, request), status=201)

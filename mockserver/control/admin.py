@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +24,16 @@ from ..api.payload import parse_json
 from ..core.bearer import check_bearer
 from ..core.config import ADMIN_PREFIX
 from ..core.deadline import current_deadline
-from ..core.responses import ApiError, bad_request, json_response, not_found, unavailable, unprocessable
+from ..core.gate import ResetGate
+from ..core.responses import ApiError, bad_request, json_response, not_found, unprocessable
 from ..core.wsgi import Handler, Reply, read_request_body
-from ..services import Services, load_fixture, load_snapshot, refreeze_after_reset, services, services_of
+from ..services import Services, load_fixture, load_snapshot, refreeze_after_reset, services_of
 from ..storage.datacache import cache_folder, cached_snapshot
 from ..storage.snapshots import PreparationError, seed_snapshot
-from . import faults, journal
+from . import faults
 
 bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 
-EXTENSION = "diags.gate"
-RESET_WAIT_SECONDS = 30.0
 MAX_DEVICES_PER_REQUEST = 10_000
 #: The admin API's schemas (``schemas/admin-*.schema.json``) that its handlers check bodies against.
 RESET_SCHEMA = "admin-reset-request"
@@ -52,54 +48,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-class ResetGate:
-    """A readers-writer lock: requests share it, a reset holds it alone (and goes first once waiting)."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._readers = 0
-        self._writer_waiting = 0
-        self._writing = False
-
-    def enter(self, timeout: float | None = None) -> bool:
-        """Join the readers; ``False`` if a reset still holds the gate after ``timeout`` seconds."""
-        with self._condition:
-            if not self._condition.wait_for(lambda: not self._writing and not self._writer_waiting, timeout):
-                return False
-            self._readers += 1
-            return True
-
-    def leave(self) -> None:
-        with self._condition:
-            self._readers -= 1
-            self._condition.notify_all()
-
-    @contextmanager
-    def exclusive(self, timeout: float = RESET_WAIT_SECONDS) -> Iterator[None]:
-        with self._condition:
-            self._writer_waiting += 1
-            try:
-                ready = self._condition.wait_for(lambda: not self._writing and self._readers == 0, timeout)
-            finally:
-                self._writer_waiting -= 1
-            if not ready:
-                self._condition.notify_all()
-                raise unavailable(f"Requests still running after {timeout:g} s; nothing was changed. Retry.")
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._writing = False
-                self._condition.notify_all()
-
-
-def gate(app: Flask | None = None) -> ResetGate:
-    """The reset gate of ``app`` (by default, of the request's app)."""
-    reset_gate: ResetGate = (app or current_app).extensions[EXTENSION]
-    return reset_gate
 
 
 def _authorize() -> None:
@@ -152,8 +100,8 @@ def data_source(app_services: Services) -> str:
 
 def state() -> dict[str, Any]:
     """What the mock holds now (the answer of ``/state`` and of a reset)."""
-    app_services = services()
-    book, log = faults.book(), journal.journal()
+    app_services = services_of(current_app)
+    book, log = app_services.faults, app_services.journal
     return {
         "store": getattr(app_services.store, "kind", "memory"),
         "database": app_services.database.path if app_services.database is not None else None,
@@ -184,7 +132,7 @@ def reset() -> Response:
         raise unprocessable("Send {} or {\"seed\": <integer>}.", errors)
     seed = None if body.get("seed") is None else int(body["seed"])  # JSON Schema's integers include 7.0
     config = current_app.config
-    app_services = services()
+    app_services = services_of(current_app)
     if app_services.snapshot is not None:  # large generated data, which this worker must not generate itself
         new_seed = int(config["DIAGS_SEED"]) if seed is None else seed
         _reset_from_snapshot(app_services, app_services.snapshot, new_seed)
@@ -196,7 +144,7 @@ def reset() -> Response:
         generated = {"DIAGS_SEED": seed, "DIAGS_FIXTURE": None, "DIAGS_FIXTURES_PATH": None}
         fixture = load_fixture({**config, **generated})
         new_seed = seed
-    with gate().exclusive():
+    with app_services.gate.exclusive():
         app_services.store.reset(fixture, seed=new_seed)
         app_services.seed = new_seed
         app_services.fixtures_path = config.get("DIAGS_FIXTURES_PATH") if seed is None else None
@@ -233,7 +181,7 @@ def _reset_from_snapshot(app_services: Services, start_snapshot: str, seed: int)
 
 
 def _load_snapshot(app_services: Services, path: str, seed: int) -> None:
-    with gate().exclusive():
+    with app_services.gate.exclusive():
         load_snapshot(app_services.store, path)
         app_services.seed = seed
     refreeze_after_reset()
@@ -242,14 +190,14 @@ def _load_snapshot(app_services: Services, path: str, seed: int) -> None:
 @bp.get("/requests")
 def list_requests() -> Response:
     method, status, limit = request.args.get("method"), _integer_arg("status"), _integer_arg("limit")
-    log = journal.journal()
+    log = services_of(current_app).journal
     entries = log.entries(method=method, status=status, limit=limit)
     return json_response({"size": log.size, "count": len(entries), "requests": entries})
 
 
 @bp.delete("/requests")
 def clear_requests() -> Response:
-    return json_response({"deleted": journal.journal().clear()})
+    return json_response({"deleted": services_of(current_app).journal.clear()})
 
 
 @bp.post("/faults")
@@ -259,25 +207,25 @@ def add_faults() -> Response:
         parsed = faults.parse_faults(body)
     except faults.FaultError as error:
         raise unprocessable(f"Invalid fault: {error}", error.errors) from None
-    added = [fault.to_json() for fault in faults.book().add(parsed)]
+    added = [fault.to_json() for fault in services_of(current_app).faults.add(parsed)]
     single = not isinstance(body, list) and not (isinstance(body, dict) and "faults" in body)
     return json_response(added[0] if single else {"faults": added}, status=201)
 
 
 @bp.get("/faults")
 def list_faults() -> Response:
-    listing = faults.book().listing()
+    listing = services_of(current_app).faults.listing()
     return json_response({"count": len(listing), "faults": listing})
 
 
 @bp.delete("/faults")
 def clear_faults() -> Response:
-    return json_response({"deleted": faults.book().remove()})
+    return json_response({"deleted": services_of(current_app).faults.remove()})
 
 
 @bp.delete("/faults/<fault_id>")
 def delete_fault(fault_id: str) -> Response:
-    if not faults.book().remove(fault_id):
+    if not services_of(current_app).faults.remove(fault_id):
         raise not_found(f"No fault with id {fault_id!r}.")
     return json_response({"deleted": 1})
 
@@ -297,7 +245,7 @@ def _check_devices(body: Any, items: list[Any]) -> None:
 @bp.get("/devices")
 def list_devices() -> Response:
     offset, limit = _integer_arg("offset") or 0, _integer_arg("limit")
-    devices = services().store.devices()
+    devices = services_of(current_app).store.devices()
     chosen = devices[offset:] if limit is None else devices[offset : offset + limit]
     return json_response({"count": len(devices), "devices": chosen})
 
@@ -311,9 +259,9 @@ def add_devices() -> Response:
         raise bad_request(f"Send a device, a list of 1 to {MAX_DEVICES_PER_REQUEST} devices, "
                           'or {"devices": [...]}.')
     _check_devices(body, items)
-    store = services().store
-    with gate().exclusive():
-        added = [store.add_device(item) for item in items]
+    app_services = services_of(current_app)
+    with app_services.gate.exclusive():
+        added = [app_services.store.add_device(item) for item in items]
     return json_response(added[0] if single else {"devices": added}, status=201)
 
 
@@ -329,7 +277,7 @@ def pass_gate(reset_gate: ResetGate) -> None:
 
 def gate_stage(app: Flask, next_handler: Handler) -> Handler:
     """Hold every request outside the admin API at the reset gate while it is answered."""
-    reset_gate = gate(app)
+    reset_gate = services_of(app).gate
 
     def within_gate(request: Request) -> Reply:
         if request.path.startswith(ADMIN_PREFIX):
@@ -359,6 +307,5 @@ def seed_stage(app: Flask, next_handler: Handler) -> Handler:
 
 
 def init_app(app: Flask) -> None:
-    """Register the admin API and make the reset gate (``gate_stage`` holds requests at it)."""
-    app.extensions[EXTENSION] = ResetGate()
+    """Register the admin API (``gate_stage`` holds the other requests at the app's reset gate)."""
     app.register_blueprint(bp)

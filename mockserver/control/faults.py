@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from flask import Flask, Request, current_app
+from flask import Flask, Request
 from werkzeug.exceptions import HTTPException
 
 import schemas
@@ -35,14 +35,12 @@ from ..core.responses import error_body
 from ..core.wsgi import FAULTS_KEY, HELPER_FAULT_KEY, Handler, Reply, faults_triggered, read_request_body
 from ..services import services_of
 from ..storage.base import ANY, FIELDS, Fault, FaultBook
-from ..storage.startup import open_fault_book
 
 #: The schema of one fault definition (``schemas/admin-fault.schema.json``).
 FAULT_SCHEMA = "admin-fault"
 MESSAGE_LIMIT = 300
 #: Schema keywords that say how the fields of a fault go together (``parse_fault`` explains those itself).
 COMBINED_RULES = frozenset({"not", "if", "then", "else", "anyOf", "allOf", "oneOf"})
-EXTENSION = "diags.faults"
 
 
 class FaultError(ValueError):
@@ -112,12 +110,6 @@ def parse_faults(raw: Any) -> list[Fault]:
     return parsed
 
 
-def book(app: Flask | None = None) -> FaultBook:
-    """The fault book of ``app`` (by default, of the request's app)."""
-    kept: FaultBook = (app or current_app).extensions[EXTENSION]
-    return kept
-
-
 def _read_body(request: Request) -> None:
     # The view will not run, yet the journal should show what the client sent; the limits still apply.
     with contextlib.suppress(HTTPException, OSError):
@@ -140,7 +132,8 @@ def _helper_fault_of(faults: FaultBook, request: Request, seed: int) -> Callable
 
 def stage(app: Flask, next_handler: Handler) -> Handler:
     """Apply the faults that trigger for a request (after authentication and limits, outside the gate)."""
-    faults, services = book(app), services_of(app)
+    services = services_of(app)
+    faults = services.faults
 
     def with_faults(request: Request) -> Reply:
         if not faults.armed() or request.path.startswith(ADMIN_PREFIX) or request.method == "OPTIONS":
@@ -167,14 +160,12 @@ def stage(app: Flask, next_handler: Handler) -> Handler:
 
 
 def init_app(app: Flask) -> None:
-    """Attach the fault book (shared when the store is a database); ``stage`` applies the faults.
+    """Add the start-up faults (``DIAGS_FAULTS``) to the app's fault book; ``stage`` applies the faults.
 
-    The start-up faults (``DIAGS_FAULTS``) are added here, unless the serving process already put
-    them in the shared database for all its workers (``DIAGS_DB_PREPARED``).
+    Not when the serving process already put them in the shared database for all its workers
+    (``DIAGS_DB_PREPARED``).
     """
-    database = services_of(app).database
-    faults = open_fault_book(database)
-    app.extensions[EXTENSION] = faults
+    services = services_of(app)
     startup = parse_faults(app.config.get("DIAGS_FAULTS") or [])
-    if startup and not (database is not None and app.config.get("DIAGS_DB_PREPARED")):
-        faults.add(startup)
+    if startup and not (services.database is not None and app.config.get("DIAGS_DB_PREPARED")):
+        services.faults.add(startup)

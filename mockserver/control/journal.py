@@ -15,19 +15,17 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, current_app
+from flask import Flask, Request
 
 from ..api.query import ignored_parameters
 from ..core.bearer import OTHER_SCHEMES
-from ..core.config import ADMIN_PREFIX, API_PREFIX, JOURNAL_SIZE
+from ..core.config import ADMIN_PREFIX, API_PREFIX
 from ..core.wsgi import Handler, Reply, body_if_read, faults_triggered
 from ..services import services_of
-from ..storage.base import EXCERPT_CHARS, Journal, StoreBusy
-from ..storage.startup import open_journal
+from ..storage.base import EXCERPT_CHARS, StoreBusy
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "diags.journal"
 #: Token characters shown before the mask, when the token is long enough to spare them.
 SHOWN_TOKEN_CHARS = 4
 MIN_TOKEN_TO_SHOW = 12
@@ -80,15 +78,9 @@ def entry_for(
     return entry
 
 
-def journal(app: Flask | None = None) -> Journal:
-    """The journal of ``app`` (by default, of the request's app)."""
-    kept: Journal = (app or current_app).extensions[EXTENSION]
-    return kept
-
-
 def stage(app: Flask, next_handler: Handler) -> Handler:
     """Record every answered request outside the admin API (its clock starts before the stages inside)."""
-    kept = journal(app)
+    kept = services_of(app).journal
     instance = app.config.get("DIAGS_INSTANCE_NAME")
 
     def recorded(request: Request) -> Reply:
@@ -114,9 +106,3 @@ def stage(app: Flask, next_handler: Handler) -> Handler:
 
     return recorded
 
-
-def init_app(app: Flask) -> None:
-    """Attach the journal (a table of the database, if there is one); ``stage`` records the requests."""
-    size = int(app.config.get("DIAGS_JOURNAL_SIZE", JOURNAL_SIZE))
-    database = services_of(app).database
-    app.extensions[EXTENSION] = open_journal(database, size)

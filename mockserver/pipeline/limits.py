@@ -34,7 +34,7 @@ from ..core.config import ADMIN_PREFIX, PATH_SAFE
 from ..core.deadline import Deadline, current_deadline, deadline_scope
 from ..core.responses import ApiError
 from ..core.wsgi import Environ, Handler, Reply
-from ..services import EXTENSION as SERVICES_EXTENSION
+from ..services import services_of
 from ..storage.base import Store, StoreBusy
 
 #: Store calls that change data; those in ``FINAL_WRITES`` are what their request is for.
@@ -179,7 +179,7 @@ def check_request_head(environ: Environ, config: Mapping[str, Any]) -> None:
 
 def guard_store(app: Flask) -> None:
     """Route the app's store through ``GuardedStore``; call once the services exist."""
-    services = app.extensions[SERVICES_EXTENSION]
+    services = services_of(app)
     if not isinstance(services.store, GuardedStore):
         services.store = cast(Store, GuardedStore(services.store))
 

@@ -13,11 +13,22 @@ for which ``may_wait(environ)`` says so (for the mock: injected latency, the res
 lock) runs in a pool of ``threads`` threads instead. While any request runs in the pool, every new
 one goes there too, so an inline request never meets a lock or gate that a pooled one holds.
 
-The environ is the one granian's WSGI interface builds (headers met twice joined by ``,``, cookies
-by ``;``; the path decoded, as latin-1 characters of its UTF-8 bytes), minus a copy of the process
-environment. A body without ``Content-Length`` is read up to one byte past ``max_body``, so that the
-app still sees it is too large; a ``Content-Length`` over ``max_body`` is not read at all, and the
-app answers its 413 from the header.
+The environ is the one PEP 3333 asks for, as granian's WSGI interface builds it (headers met twice
+joined by ``,``, cookies by ``;``), minus a copy of the process environment. Its strings hold the
+request's bytes as latin-1 characters: the decoded path and the query string are given here as text
+(hyper took them as UTF-8), so each is turned back into the latin-1 characters of its UTF-8 bytes.
+Two things RSGI does not pass on, and the bridge cannot restore:
+
+- the bytes of a percent-escape that is not UTF-8 (``%FF``): the path holds U+FFFD in their place,
+  as Werkzeug's ``request.path`` would show them anyway;
+- a header value with bytes outside visible ASCII (HTTP's obs-text, such as latin-1 ``é``): granian
+  lists the header's name, never its value. Rather than answer a request without it (a 401 for a
+  token it did not see, a size limit that missed it), the bridge answers a JSON 400 naming the
+  header, and the app never sees the request.
+
+A body without ``Content-Length`` is read up to one byte past ``max_body``, so that the app still
+sees it is too large; a ``Content-Length`` over ``max_body`` is not read at all, and the app answers
+its 413 from the header.
 """
 
 from __future__ import annotations
@@ -47,6 +58,31 @@ def _never(_environ: Environ) -> bool:
 
 def _unrecorded(_environ: Environ, _status: int, _seconds: float) -> None:
     pass
+
+
+def wsgi_string(text: str) -> str:
+    """``text`` as a WSGI environ string (PEP 3333): the latin-1 characters of its UTF-8 bytes."""
+    return text if text.isascii() else text.encode("utf-8").decode("latin-1")
+
+
+class UnreadableHeaders(ValueError):
+    """Headers whose values granian's RSGI interface did not pass on (bytes outside visible ASCII).
+
+    ``environ`` is the request's environ without them, for the access log.
+    """
+
+    def __init__(self, names: list[str], environ: Environ) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+        self.environ = environ
+
+
+def headers_unreadable(names: list[str]) -> ApiError:
+    """The 400 of a request with header values that the server could not read."""
+    shown = ", ".join(names)
+    return ApiError(400, f"The value of request header(s) {shown} has bytes outside visible ASCII, which "
+                         "this server cannot read; send header values as ASCII text (RFC 9110, section 5.5), "
+                         "percent-encoding other bytes.")
 
 
 def body_timed_out(seconds: float) -> ApiError:
@@ -96,15 +132,14 @@ class RsgiBridge:
         return key
 
     def environ(self, scope: Any) -> Environ:
-        """The WSGI environ of an RSGI ``scope``, without its body."""
+        """The WSGI environ of an RSGI ``scope``, without its body (``UnreadableHeaders``: see the module)."""
         environ = dict(self._base)
         server_name, _, server_port = scope.server.rpartition(":")
         remote_addr, _, remote_port = scope.client.rpartition(":")
-        path = scope.path
         environ.update({
             "REQUEST_METHOD": scope.method,
-            "PATH_INFO": path if path.isascii() else path.encode("utf-8").decode("latin-1"),
-            "QUERY_STRING": scope.query_string,
+            "PATH_INFO": wsgi_string(scope.path),
+            "QUERY_STRING": wsgi_string(scope.query_string),
             "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
             "SERVER_NAME": server_name,
             "SERVER_PORT": server_port,
@@ -112,12 +147,19 @@ class RsgiBridge:
             "REMOTE_PORT": remote_port,
             "wsgi.url_scheme": scope.scheme,
         })
-        for name, value in scope.headers.items():
+        headers = scope.headers
+        named = 0
+        for name, value in headers.items():
             key = self._key(name)
             if key in environ:
                 environ[key] += (";" if key == "HTTP_COOKIE" else ",") + value
             else:
                 environ[key] = value
+                named += 1
+        if named < len(headers):  # a name whose every value granian withheld (or two names of one key)
+            unreadable = [name for name in headers if self._key(name) not in environ]
+            if unreadable:
+                raise UnreadableHeaders(unreadable, environ)
         return environ
 
     async def _read_stream(self, protocol: Any) -> bytes:
@@ -147,16 +189,23 @@ class RsgiBridge:
                 body: bytes = await reading
                 return body
         except TimeoutError:
-            refusal = body_timed_out(self.body_timeout or 0)
-            protocol.response_bytes(refusal.status, [("content-type", "application/json"),
-                                                     ("connection", "close")], refusal.payload())
-            self.record_refusal(environ, refusal.status, self.body_timeout or 0)
+            self.refuse(environ, protocol, body_timed_out(self.body_timeout or 0), self.body_timeout or 0)
             return None
+
+    def refuse(self, environ: Environ, protocol: Any, refusal: ApiError, seconds: float) -> None:
+        """Answer ``refusal`` without the app, closing the connection (its body may be unread)."""
+        headers = [("content-type", "application/json"), ("connection", "close")]
+        protocol.response_bytes(refusal.status, headers, refusal.payload())
+        self.record_refusal(environ, refusal.status, seconds)
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":
             return
-        environ = self.environ(scope)
+        try:
+            environ = self.environ(scope)
+        except UnreadableHeaders as error:
+            self.refuse(error.environ, protocol, headers_unreadable(error.names), 0.0)
+            return
         try:
             body = await self.read_body(environ, protocol)
         except Exception:  # the client went away, or sent a body hyper could not decode

@@ -28,7 +28,6 @@ from typing import Any
 from flask import Flask
 
 from .. import create_app
-from ..control import faults
 from ..core.config import ADMIN_PREFIX, BODY_TIMEOUT_SECONDS
 from ..core.wsgi import Environ
 from ..pipeline.access_log import Logged
@@ -85,9 +84,10 @@ def may_wait(app: Flask) -> Callable[[Environ], bool]:
     With a database, any request (another worker's lock); otherwise an admin request (a reset
     closes the gate that every request passes) and any request while a fault is armed (latency).
     """
-    if services_of(app).database is not None:
+    services = services_of(app)
+    if services.database is not None:
         return lambda environ: True
-    book = faults.book(app)
+    book = services.faults
     return lambda environ: book.armed() or environ["PATH_INFO"].startswith(ADMIN_PREFIX)
 
 
