@@ -1,10 +1,11 @@
-"""A throwaway PostgreSQL cluster for the tests: ``initdb`` in a temporary folder, a free loopback port.
+"""A throwaway PostgreSQL cluster: ``initdb`` in a temporary folder, a free loopback port, removed at the end.
 
-The cluster is Debian's ``postgresql`` (found through ``pg_config --bindir`` or the versioned folders
-under /usr/lib/postgresql). ``initdb`` refuses to run as root, so under root (CI) the cluster is made
-and run by the ``postgres`` user. The superuser has a password (the tests check that it is never
-shown) and each test gets a database of its own. Where no PostgreSQL can be had, the tests that need
-it skip, and the reason says so loudly: they never pass without having run.
+The tests and the benchmark start their PostgreSQL with it. The cluster is Debian's ``postgresql``
+(found through ``pg_config --bindir`` or the versioned folders under /usr/lib/postgresql).
+``initdb`` refuses to run as root, so under root (CI) the cluster is made and run by the
+``postgres`` user. The superuser has a password (the tests check that it is never shown). Where no
+cluster can be had, ``throwaway_cluster`` raises ``Unavailable`` with the reason, for the caller to
+say loudly (the tests skip, the benchmark leaves its PostgreSQL part out).
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 HOST = "127.0.0.1"
 USER = "postgres"
-NOT_TESTED = "POSTGRESQL NOT TESTED: {why} (install Debian's postgresql: apt-get install -y postgresql)"
+INSTALL_HINT = "install Debian's postgresql: apt-get install -y postgresql"
 START_SECONDS = 60
+
+
+class Unavailable(RuntimeError):
+    """No PostgreSQL cluster can be started here; the message says why."""
 
 
 def _bindir() -> Path | None:
@@ -66,33 +69,31 @@ class Cluster:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def postmaster_pid(self) -> int | None:
+        """The server's main process (its backends are its children), to read their CPU time."""
+        try:
+            return int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
 
 def _as_owner(command: list[str]) -> list[str]:
     """``command`` run by the ``postgres`` user when we are root (``initdb`` refuses root)."""
     return ["runuser", "-u", USER, "--", *command] if os.geteuid() == 0 else command
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """One loud line at the end when the PostgreSQL tests skipped, whatever the options of pytest."""
-    reasons = [str(report.longrepr[2]) for report in terminalreporter.stats.get("skipped", [])
-               if isinstance(report.longrepr, tuple) and "POSTGRESQL NOT TESTED" in str(report.longrepr[2])]
-    if reasons:
-        reason = reasons[0].removeprefix("Skipped: ")
-        terminalreporter.write_line(f"!!! {reason} ({len(reasons)} tests skipped) !!!", red=True, bold=True)
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[Cluster]:
-    """A PostgreSQL cluster for the whole session, stopped and removed at the end (or a loud skip)."""
+@contextmanager
+def throwaway_cluster(max_connections: int = 200) -> Iterator[Cluster]:
+    """A started cluster, stopped and removed when the block ends; ``Unavailable`` if none can be had."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip(NOT_TESTED.format(why="psycopg is not installed (pip install 'diags-kit[postgres]')"))
+        raise Unavailable("psycopg is not installed (pip install 'diags-kit[postgres]')") from None
     bindir = _bindir()
     if bindir is None:
-        pytest.skip(NOT_TESTED.format(why="no initdb found"))
+        raise Unavailable("no initdb found")
     if os.geteuid() == 0 and not shutil.which("runuser"):
-        pytest.skip(NOT_TESTED.format(why="running as root without runuser, and initdb refuses root"))
+        raise Unavailable("running as root without runuser, and initdb refuses root")
     folder = Path(tempfile.mkdtemp(prefix="diags-kit-pg-"))
     password = secrets.token_urlsafe(12)
     (folder / "password").write_text(password + "\n", encoding="utf-8")
@@ -106,16 +107,16 @@ def postgres_cluster() -> Iterator[Cluster]:
                           capture_output=True, text=True, check=False)
     if made.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(NOT_TESTED.format(why=f"initdb failed: {made.stderr.strip()[-300:]}"))
-    # fsync off: the tests kill mock instances, never the cluster, whose commits then survive regardless.
-    options = f"-h {HOST} -p {port} -k {folder} -c fsync=off -c max_connections=200"
+        raise Unavailable(f"initdb failed: {made.stderr.strip()[-300:]}")
+    # fsync off: mock instances get killed, never the cluster, whose commits then survive regardless.
+    options = f"-h {HOST} -p {port} -k {folder} -c fsync=off -c max_connections={max_connections}"
     started = subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"),
                                         "-o", options, "-w", "-t", str(START_SECONDS), "start"]),
                              capture_output=True, text=True, check=False)
     if started.returncode != 0:
         log = (folder / "log").read_text(errors="replace")[-500:] if (folder / "log").exists() else ""
         shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(NOT_TESTED.format(why=f"pg_ctl start failed: {started.stderr.strip()} {log}"))
+        raise Unavailable(f"pg_ctl start failed: {started.stderr.strip()} {log}")
     try:
         yield Cluster(port=port, password=password, bindir=bindir, folder=folder)
     finally:
@@ -124,7 +125,4 @@ def postgres_cluster() -> Iterator[Cluster]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_cluster: Cluster, request: pytest.FixtureRequest) -> str:
-    """The URL (password included) of a new empty database of this test's own."""
-    return postgres_cluster.create_database(f"test_{secrets.token_hex(6)}")
+__all__ = ["INSTALL_HINT", "Cluster", "Unavailable", "throwaway_cluster"]
