@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,6 +114,46 @@ def test_a_wrong_password_is_refused_without_showing_it(postgres_url: str) -> No
     assert "x-wrong-password" not in str(refused.value)
     assert "***" in str(refused.value)
     assert "password authentication failed" in str(refused.value)
+
+
+def test_two_instances_writing_one_device_keep_its_total_and_pages_exact(postgres_url: str) -> None:
+    # Two pools are two instances: each device's total moves in the transaction of its insert.
+    stores = [open_postgres(settings(postgres_url), small_fixture) for _ in range(2)]
+    per_thread, threads_count = 15, 4
+
+    def work(slot: int) -> None:
+        for number in range(per_thread):
+            stores[slot % 2].create({"device_id": "device-1", "diagnostic_type": "maintenance",
+                                     "notes": f"{slot}/{number}"})
+
+    try:
+        workers = [threading.Thread(target=work, args=(slot,)) for slot in range(threads_count)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        expected = 1 + per_thread * threads_count
+        for store in stores:
+            pages = [store.page("device-1", offset, 7) for offset in range(0, expected + 7, 7)]
+            assert {total for total, _ in pages} == {expected}
+            listed = [record["id"] for _, page in pages for record in page]
+            assert listed == [record["id"] for record in store.page(None, 0, expected)[1]]
+            assert len(set(listed)) == expected
+    finally:
+        for store in stores:
+            store.database.close()
+
+
+def test_a_database_of_an_older_schema_is_refused_with_how_to_reset(postgres_url: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as older:
+        older.execute("CREATE SCHEMA diags_kit")
+        older.execute("CREATE TABLE diags_kit.meta (key text PRIMARY KEY, value text NOT NULL)")
+        older.execute("CREATE TABLE diags_kit.diagnostics (position bigint PRIMARY KEY, device_id text)")
+        older.execute("INSERT INTO diags_kit.meta VALUES ('schema', '1')")
+    with pytest.raises(DatabaseError) as refused:
+        open_postgres(settings(postgres_url), small_fixture)
+    assert "schema version 1, expected 2" in str(refused.value)
+    assert "DROP SCHEMA diags_kit CASCADE" in str(refused.value)
 
 
 class Instance:

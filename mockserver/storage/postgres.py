@@ -8,7 +8,10 @@ the database: the records, the devices, ids drawn from a sequence (never reused,
 reset), the refresh counters, the seed, the faults and the request journal. Every write is one
 transaction, committed before the answer goes out, so a ``kill -9`` loses no acknowledged write.
 Writes to the diagnostics take one advisory lock, as SQLite's single writer does: positions stay
-1..N in creation order, and a page of everything is a range of positions.
+1..N in creation order, and a page of everything is a range of positions. Each record also has its
+place among its device's records (1..n per device), and ``device_totals`` holds each device's n,
+updated in the transaction that inserts the record: a page of one device is a range of those places
+and its total one row, so no page costs more with a million records than with a thousand.
 
 The password of the connection string is never shown: ``masked`` replaces it wherever the URL or an
 error message is printed, journalled or answered.
@@ -48,7 +51,7 @@ from .sqlite import DatabaseError, _reported
 
 SCHEMES = ("postgresql://", "postgres://")
 SCHEMA_NAME = "diags_kit"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 POOL_SIZE = 10
 CONNECT_TIMEOUT_SECONDS = 10.0
 #: How long a request waits for a connection of the pool before the store counts as busy.
@@ -64,8 +67,9 @@ CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS devices (id text PRIMARY KEY, body bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS diagnostics (
     position bigint PRIMARY KEY, id text NOT NULL UNIQUE, device_id text NOT NULL,
-    diagnostic_type text NOT NULL, body bytea NOT NULL);
-CREATE INDEX IF NOT EXISTS diagnostics_by_device ON diagnostics (device_id, position);
+    device_position bigint NOT NULL, diagnostic_type text NOT NULL, body bytea NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS diagnostics_by_device ON diagnostics (device_id, device_position);
+CREATE TABLE IF NOT EXISTS device_totals (device_id text PRIMARY KEY, total bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS refreshes (record_id text PRIMARY KEY, count bigint NOT NULL);
 CREATE SEQUENCE IF NOT EXISTS diag_ids MINVALUE 0 START 0;
 CREATE SEQUENCE IF NOT EXISTS fault_ids;
@@ -153,13 +157,16 @@ class PostgresDatabase:
             connect(url, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)).close()
             self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
             with self.write(SCHEMA_LOCK) as connection:
+                # The version first: an older schema's tables would not take this one's indexes.
+                found = None
+                if connection.execute(f"SELECT to_regclass('{SCHEMA_NAME}.meta')").fetchone()[0] is not None:
+                    found = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if found is not None and found[0] != SCHEMA_VERSION:
+                    raise DatabaseError(f"schema version {found[0]}, expected {SCHEMA_VERSION}; {RESET_HOW}")
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     connection.execute(statement)
-                found = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
                 if found is None:
                     connection.execute("INSERT INTO meta VALUES ('schema', %s)", (SCHEMA_VERSION,))
-                elif found[0] != SCHEMA_VERSION:
-                    raise DatabaseError(f"schema version {found[0]}, expected {SCHEMA_VERSION}; {RESET_HOW}")
         except Exception as error:
             self.close()
             if isinstance(error, DatabaseError):
@@ -283,17 +290,28 @@ class PostgresStore:
         connection.execute("DELETE FROM devices")
         connection.execute("DELETE FROM diagnostics")
         connection.execute("DELETE FROM refreshes")
+        connection.execute("DELETE FROM device_totals")
         with connection.cursor() as cursor:
             cursor.executemany("INSERT INTO devices VALUES (%s, %s) ON CONFLICT (id) DO UPDATE "
                                "SET body = excluded.body",
                                [(device["id"], orjson.dumps(device)) for device in devices])
         last_sequence = 0
+        totals: dict[str, int] = {}
         with connection.cursor() as cursor, cursor.copy(
-                "COPY diagnostics (position, id, device_id, diagnostic_type, body) FROM STDIN") as copy:
-            copy.set_types(["int8", "text", "text", "text", "bytea"])
+                "COPY diagnostics (position, id, device_id, device_position, diagnostic_type, body) "
+                "FROM STDIN") as copy:
+            copy.set_types(["int8", "text", "text", "int8", "text", "bytea"])
             for position, (record_id, device_id, diagnostic_type, raw) in enumerate(rows, start=1):
                 last_sequence = max(last_sequence, sequence_of(record_id))
-                copy.write_row((position, record_id, device_id, diagnostic_type, raw))
+                totals[device_id] = totals.get(device_id, 0) + 1
+                copy.write_row((position, record_id, device_id, totals[device_id], diagnostic_type, raw))
+        with connection.cursor() as cursor, cursor.copy("COPY device_totals FROM STDIN") as copy:
+            copy.set_types(["text", "int8"])
+            for total_row in totals.items():
+                copy.write_row(total_row)
+        # Fresh statistics, so that the planner picks the indexes for the first requests after a load.
+        connection.execute("ANALYZE diagnostics")
+        connection.execute("ANALYZE device_totals")
         # The sequence only moves forward: an id handed out before a reset is never handed out again.
         connection.execute("SELECT setval('diag_ids', greatest(%s, (SELECT last_value FROM diag_ids)))",
                            (last_sequence,))
@@ -331,11 +349,13 @@ class PostgresStore:
                     "SELECT body FROM diagnostics WHERE position > %s ORDER BY position LIMIT %s",
                     (offset, limit)).fetchall() if limit else []
             else:
-                total = connection.execute("SELECT count(*) FROM diagnostics WHERE device_id = %s",
-                                           (device_id,)).fetchone()[0]
+                found = connection.execute("SELECT total FROM device_totals WHERE device_id = %s",
+                                           (device_id,)).fetchone()
+                total = 0 if found is None else found[0]
                 rows = connection.execute(
-                    "SELECT body FROM diagnostics WHERE device_id = %s ORDER BY position LIMIT %s OFFSET %s",
-                    (device_id, limit, offset)).fetchall() if limit else []
+                    "SELECT body FROM diagnostics WHERE device_id = %s AND device_position > %s "
+                    "ORDER BY device_position LIMIT %s",
+                    (device_id, offset, limit)).fetchall() if limit else []
         return int(total), [bytes(row[0]) for row in rows]
 
     def get(self, record_id: str) -> Record | None:
@@ -346,15 +366,19 @@ class PostgresStore:
     def create(self, fields: Record) -> Record:
         """Store a new record behind an id from the shared sequence; committed when this returns."""
         with self.database.write(DIAGNOSTICS_LOCK) as connection:
-            sequence = int(connection.execute("SELECT nextval('diag_ids')").fetchone()[0])
+            sequence, last = connection.execute(f"SELECT nextval('diag_ids'), ({LAST_POSITION})").fetchone()
             # An "id" among the fields must not replace the fresh one: ids are the server's alone.
-            record = {"id": format_id(sequence),
+            record = {"id": format_id(int(sequence)),
                       **{key: value for key, value in fields.items() if key != "id"}}
             raw = orjson.dumps(record)
-            position = int(connection.execute(LAST_POSITION).fetchone()[0]) + 1
-            connection.execute("INSERT INTO diagnostics (position, id, device_id, diagnostic_type, body) "
-                               "VALUES (%s, %s, %s, %s, %s)",
-                               (position, record["id"], record["device_id"], record["diagnostic_type"], raw))
+            # The device's total moves in the same transaction as the insert, under the same lock.
+            device_total = connection.execute(
+                "INSERT INTO device_totals VALUES (%s, 1) ON CONFLICT (device_id) DO UPDATE "
+                "SET total = device_totals.total + 1 RETURNING total", (record["device_id"],)).fetchone()[0]
+            connection.execute("INSERT INTO diagnostics (position, id, device_id, device_position, "
+                               "diagnostic_type, body) VALUES (%s, %s, %s, %s, %s, %s)",
+                               (int(last) + 1, record["id"], record["device_id"], device_total,
+                                record["diagnostic_type"], raw))
         return orjson.loads(raw)
 
     def update(self, record_id: str, changes: Record) -> Record:
@@ -374,7 +398,7 @@ class PostgresStore:
         with self.database.read() as connection:
             row = connection.execute(
                 "SELECT body FROM diagnostics WHERE device_id = %s AND diagnostic_type = %s "
-                "ORDER BY position DESC LIMIT 1", (device_id, diagnostic_type)).fetchone()
+                "ORDER BY device_position DESC LIMIT 1", (device_id, diagnostic_type)).fetchone()
         return None if row is None else orjson.loads(row[0])
 
     def next_refresh(self, record_id: str) -> int:
