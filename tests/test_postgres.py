@@ -27,6 +27,7 @@ from mockserver.storage.base import StoreBusy
 from mockserver.storage.postgres import (
     DIAGNOSTICS_LOCK,
     DataMismatch,
+    PostgresJournal,
     data_options,
     masked,
     mismatch,
@@ -154,6 +155,21 @@ def test_a_database_of_an_older_schema_is_refused_with_how_to_reset(postgres_url
         open_postgres(settings(postgres_url), small_fixture)
     assert "schema version 1, expected 2" in str(refused.value)
     assert "DROP SCHEMA diags_kit CASCADE" in str(refused.value)
+
+
+def test_the_shared_journal_keeps_the_newest_entries_of_every_instance(postgres_url: str) -> None:
+    stores = [open_postgres(settings(postgres_url), small_fixture) for _ in range(2)]
+    journals = [PostgresJournal(store.database, size=3) for store in stores]
+    try:
+        for number in range(5):
+            journals[number % 2].record({"method": "GET", "status": 200 + number, "time": 0.0, "body": b"",
+                                         "instance": f"instance-{number % 2}"})
+        assert [journal.count() for journal in journals] == [3, 3]
+        assert [entry["status"] for entry in journals[1].entries()] == [204, 203, 202]
+        assert [entry["instance"] for entry in journals[0].entries(status=203)] == ["instance-1"]
+    finally:
+        for store in stores:
+            store.database.close()
 
 
 class Instance:

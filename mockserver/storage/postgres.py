@@ -81,6 +81,18 @@ CREATE TABLE IF NOT EXISTS journal (
 """
 
 LAST_POSITION = "SELECT coalesce(max(position), 0) FROM diagnostics"
+PAGE_OF_EVERYTHING = """
+SELECT counted.total, page.body
+FROM (SELECT coalesce(max(position), 0) AS total FROM diagnostics) AS counted LEFT JOIN LATERAL (
+    SELECT position, body FROM diagnostics WHERE position > %s ORDER BY position LIMIT %s) AS page ON true
+ORDER BY page.position"""
+PAGE_OF_DEVICE = """
+SELECT counted.total, page.body
+FROM (SELECT coalesce((SELECT total FROM device_totals WHERE device_id = %s), 0) AS total) AS counted
+LEFT JOIN LATERAL (
+    SELECT device_position, body FROM diagnostics WHERE device_id = %s AND device_position > %s
+    ORDER BY device_position LIMIT %s) AS page ON true
+ORDER BY page.device_position"""
 RESET_HOW = (f"to start over, empty it first: psql \"URL\" -c 'DROP SCHEMA {SCHEMA_NAME} CASCADE' "
              "(or start this instance with the options the database was filled with)")
 
@@ -212,6 +224,15 @@ class PostgresDatabase:
             connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield connection
 
+    def fetch(self, sql: str, values: tuple[Any, ...] = ()) -> list[Any]:
+        """The rows of one statement outside a transaction (a snapshot of its own, in one round trip).
+
+        A statement that writes commits when it returns.
+        """
+        with self._connection() as connection:
+            cursor = connection.execute(sql, values)
+            return list(cursor.fetchall()) if cursor.description is not None else []
+
     def meta(self, key: str) -> str | None:
         with self._connection() as connection:
             row = connection.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
@@ -327,9 +348,8 @@ class PostgresStore:
             yield from ((record_id, device_id, bytes(raw)) for record_id, device_id, raw in stored)
 
     def device(self, device_id: str) -> Device | None:
-        with self.database.read() as connection:
-            row = connection.execute("SELECT body FROM devices WHERE id = %s", (device_id,)).fetchone()
-        return None if row is None else orjson.loads(row[0])
+        rows = self.database.fetch("SELECT body FROM devices WHERE id = %s", (device_id,))
+        return orjson.loads(rows[0][0]) if rows else None
 
     def add_device(self, device: Device) -> Device:
         with self.database.write() as connection:
@@ -342,26 +362,17 @@ class PostgresStore:
         return total, [orjson.loads(raw) for raw in chosen]
 
     def page_json(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[bytes]]:
-        with self.database.read() as connection:
-            if device_id is None:
-                total = connection.execute(LAST_POSITION).fetchone()[0]
-                rows = connection.execute(
-                    "SELECT body FROM diagnostics WHERE position > %s ORDER BY position LIMIT %s",
-                    (offset, limit)).fetchall() if limit else []
-            else:
-                found = connection.execute("SELECT total FROM device_totals WHERE device_id = %s",
-                                           (device_id,)).fetchone()
-                total = 0 if found is None else found[0]
-                rows = connection.execute(
-                    "SELECT body FROM diagnostics WHERE device_id = %s AND device_position > %s "
-                    "ORDER BY device_position LIMIT %s",
-                    (device_id, offset, limit)).fetchall() if limit else []
-        return int(total), [bytes(row[0]) for row in rows]
+        # One statement, so one snapshot and one round trip: the total, then the page's records (a range of
+        # an index either way), or one row with no record when the page is empty.
+        if device_id is None:
+            rows = self.database.fetch(PAGE_OF_EVERYTHING, (offset, limit))
+        else:
+            rows = self.database.fetch(PAGE_OF_DEVICE, (device_id, device_id, offset, limit))
+        return int(rows[0][0]), [bytes(body) for _, body in rows if body is not None]
 
     def get(self, record_id: str) -> Record | None:
-        with self.database.read() as connection:
-            row = connection.execute("SELECT body FROM diagnostics WHERE id = %s", (record_id,)).fetchone()
-        return None if row is None else orjson.loads(row[0])
+        rows = self.database.fetch("SELECT body FROM diagnostics WHERE id = %s", (record_id,))
+        return orjson.loads(rows[0][0]) if rows else None
 
     def create(self, fields: Record) -> Record:
         """Store a new record behind an id from the shared sequence; committed when this returns."""
@@ -395,11 +406,10 @@ class PostgresStore:
         return orjson.loads(raw)
 
     def latest(self, device_id: str, diagnostic_type: str) -> Record | None:
-        with self.database.read() as connection:
-            row = connection.execute(
-                "SELECT body FROM diagnostics WHERE device_id = %s AND diagnostic_type = %s "
-                "ORDER BY device_position DESC LIMIT 1", (device_id, diagnostic_type)).fetchone()
-        return None if row is None else orjson.loads(row[0])
+        rows = self.database.fetch(
+            "SELECT body FROM diagnostics WHERE device_id = %s AND diagnostic_type = %s "
+            "ORDER BY device_position DESC LIMIT 1", (device_id, diagnostic_type))
+        return orjson.loads(rows[0][0]) if rows else None
 
     def next_refresh(self, record_id: str) -> int:
         with self.database.write() as connection:
@@ -456,10 +466,11 @@ class PostgresFaultBook:
 
     def outcome(self, method: str, path: str, seed: int, helpers: bool = False) -> Outcome:
         result = Outcome()
-        # Most requests match no fault: find out without locking any row.
-        with self.database.read() as connection:
-            candidates = [fault for fault, _, _ in self._load(connection)
-                          if fault.helper_error == helpers and fault.matches(method, path)]
+        # Most requests match no fault: find out in one statement, without locking any row.
+        candidates = [Fault(**orjson.loads(body), id=fault_id) for fault_id, body in
+                      self.database.fetch("SELECT id, body FROM faults ORDER BY position")]
+        candidates = [fault for fault in candidates
+                      if fault.helper_error == helpers and fault.matches(method, path)]
         if not candidates:
             return result
         with self.database.write() as connection:
@@ -488,11 +499,11 @@ class PostgresJournal:
     def record(self, entry: dict[str, Any]) -> None:
         if self.size <= 0:
             return
-        with self.database.write() as connection:
-            sequence = connection.execute(
-                "INSERT INTO journal (method, status, entry) VALUES (%s, %s, %s) RETURNING sequence",
-                (entry["method"], entry["status"], orjson.dumps(published(entry)))).fetchone()[0]
-            connection.execute("DELETE FROM journal WHERE sequence <= %s", (int(sequence) - self.size,))
+        # One statement, one round trip (every request is journalled): the entry in, the oldest out.
+        self.database.fetch(
+            "WITH added AS (INSERT INTO journal (method, status, entry) VALUES (%s, %s, %s) "
+            "RETURNING sequence) DELETE FROM journal WHERE sequence <= (SELECT sequence FROM added) - %s",
+            (entry["method"], entry["status"], orjson.dumps(published(entry)), self.size))
 
     def entries(self, method: str | None = None, status: int | None = None,
                 limit: int | None = None) -> list[dict[str, Any]]:
