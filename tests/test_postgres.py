@@ -26,6 +26,8 @@ from mockserver.core.deadline import Deadline, deadline_scope
 from mockserver.storage.base import StoreBusy
 from mockserver.storage.postgres import (
     DIAGNOSTICS_LOCK,
+    PAGE_OF_DEVICE,
+    PAGE_OF_EVERYTHING,
     DataMismatch,
     PostgresJournal,
     data_options,
@@ -143,6 +145,33 @@ def test_two_instances_writing_one_device_keep_its_total_and_pages_exact(postgre
     finally:
         for store in stores:
             store.database.close()
+
+
+def test_every_page_is_a_range_of_an_index_in_the_plans_the_store_runs(postgres_url: str) -> None:
+    # The plans prepared statements get (generic: the same for every offset), on a table large enough that
+    # a scan of it would be cheaper than an index for a planner that did not know better.
+    records = [{"id": f"diag-{number:05d}", "device_id": f"device-{number % 50}",
+                "diagnostic_type": "maintenance", "notes": "x" * 200} for number in range(1, 20_001)]
+    many = {"devices": [{"id": f"device-{number}"} for number in range(50)], "diagnostics": records}
+    store = open_postgres(settings(postgres_url), lambda: many)
+    statements = {"everything": (PAGE_OF_EVERYTHING, "19980, 20"),
+                  "device": (PAGE_OF_DEVICE, "'device-7', 'device-7', 390, 20")}
+    try:
+        with store.database.read() as connection:
+            assert connection.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+        for name, (sql, values) in statements.items():
+            numbered = sql
+            for number in range(1, sql.count("%s") + 1):
+                numbered = numbered.replace("%s", f"${number}", 1)
+            with store.database.read() as connection:
+                connection.execute(f"PREPARE page_{name} AS {numbered}")
+                explained = connection.execute(f"EXPLAIN EXECUTE page_{name}({values})")
+                plan = "\n".join(row[0] for row in explained)
+            assert "Seq Scan on diagnostics" not in plan, plan
+            assert "Index Scan using diagnostics_" in plan, plan
+        assert store.page("device-7", 390, 20)[0] == 400
+    finally:
+        store.database.close()
 
 
 def test_a_database_of_an_older_schema_is_refused_with_how_to_reset(postgres_url: str) -> None:

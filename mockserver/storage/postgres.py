@@ -53,6 +53,7 @@ SCHEMES = ("postgresql://", "postgres://")
 SCHEMA_NAME = "diags_kit"
 SCHEMA_VERSION = "2"
 POOL_SIZE = 10
+PLAN_CACHE_MODE = "force_generic_plan"
 CONNECT_TIMEOUT_SECONDS = 10.0
 #: How long a request waits for a connection of the pool before the store counts as busy.
 POOL_WAIT_SECONDS = 30.0
@@ -159,8 +160,11 @@ class PostgresDatabase:
         self.url = url
         #: The URL as it may be shown (``services.database.path`` is what the admin API shows).
         self.path = masked(url)
+        # Generic plans for the statements psycopg prepares: every one of them is a range of an index
+        # whatever its values, and planning a page anew for each request costs more than running it (the
+        # planner probes the index for the bounds of the offset, more slowly the larger the table).
         connection_options = {"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT_SECONDS),
-                              "options": f"-c search_path={SCHEMA_NAME}"}
+                              "options": f"-c search_path={SCHEMA_NAME} -c plan_cache_mode={PLAN_CACHE_MODE}"}
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, timeout=POOL_WAIT_SECONDS,
                                    kwargs=connection_options)
         try:
