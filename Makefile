@@ -56,8 +56,13 @@ conformance: install
 	VENV=$(VENV) MAX_EXAMPLES=$(MAX_EXAMPLES) scripts/conformance.sh
 
 ## The benchmark (minutes): the mock against a bare Flask app under the same server; writes its report into bench/README.md.
-bench: $(VENV)/.mock-installed
+bench: $(VENV)/.bench-installed postgres
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The mock and psycopg, for the benchmark's PostgreSQL part (on a throwaway cluster, as the tests).
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[mock,postgres]'
+	touch $@ $(VENV)/.mock-installed
 
 clean:
 	rm -rf $(VENV) build *.egg-info

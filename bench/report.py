@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 from .measure import P99_TARGET_MS, Comparison, ratio_target
+from .postgres import GENERATORS, PostgresResult, SplitRun
+from .scale import BASE_DIAGS, COST_TARGET, store_lines
 
 START_MARKER = "<!-- bench:start -->"
 END_MARKER = "<!-- bench:end -->"
@@ -107,6 +110,72 @@ def peer_table(peers: list[tuple[str, Comparison]]) -> list[str]:
     lines = ["| peer | peer req/s | mock req/s | mock / peer | target |", "|---|---:|---:|---:|---:|"]
     for name, row in peers:
         lines.append(f"| {name} | {row.reference.rate:,.0f} | {row.mock.rate:,.0f} | {row.ratio:.2f} | ≥ 2 |")
+    return lines
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _split_cells(runs: list[SplitRun]) -> tuple[float, str]:
+    rates = [run.result.rate for run in runs] or [0.0]
+    instances = [run.result.cpu_us for run in runs if run.result.cpu_us is not None]
+    database = [run.database_cpu_us for run in runs if run.database_cpu_us is not None]
+    unexpected = sum(run.result.unexpected for run in runs)
+    note = f" ({unexpected:,} unexpected answers)" if unexpected else ""
+    cells = (f"{median(rates):,.0f} ({_range(min(rates), max(rates))}){note} "
+             f"| {median([run.result.p99_ms for run in runs]):.1f} | {median(instances):,.0f} "
+             f"| {median(database):,.0f} | {median(instances) + median(database):,.0f}")
+    return median(rates), cells
+
+
+def postgres_lines(result: PostgresResult, connections: int) -> list[str]:
+    """The PostgreSQL section: one instance against two on one database, and the million-record pages."""
+    if result.unavailable:
+        return [f"**PostgreSQL**: not measured: {result.unavailable}."]
+    lines = [
+        f"**PostgreSQL** {result.server_version} (`--db postgresql://...`), a throwaway cluster started by "
+        "the benchmark on loopback, fsync off as in the tests (a commit waits for no disk flush, which "
+        "flatters writes). One instance against two on one database: two generator processes of "
+        f"{max(1, connections // GENERATORS)} connections each, both aimed at the one instance, or one at "
+        "each of the two (the round-robin split of a load balancer); p99 is the larger of the two "
+        "generators'.",
+        "",
+        "| workload | instances | req/s (range) | p99 ms | CPU µs/req, instances | CPU µs/req, PostgreSQL "
+        "| CPU µs/req, together | req/s two / one |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result.instances:
+        one_rate, one_cells = _split_cells(row.one)
+        two_rate, two_cells = _split_cells(row.two)
+        gain = f"{two_rate / one_rate:.2f}" if one_rate else "-"
+        lines += [f"| {row.workload.name} | 1 | {one_cells} | |",
+                  f"| {row.workload.name} | 2 | {two_cells} | {gain} |"]
+    lines += [
+        "",
+        "How to read it: the generators, the instances and PostgreSQL all share this machine's cores, so "
+        "throughput is bounded by those cores, not by the instances: two instances here cannot show what two "
+        "machines would. CPU per request is the comparable figure: it is what a request costs wherever the "
+        "instances run, and on machines of their own each instance spends its share on its own cores.",
+    ]
+    if result.pages is not None:
+        run, diags = result.pages, result.diags
+        lines += [
+            "",
+            f"Pages on PostgreSQL: {diags:,} diagnostics over {result.devices:,} devices against "
+            f"{BASE_DIAGS:,} over {result.base_devices:,}, each in a database of its own; cost ratio as in "
+            f"the scale table (target ≤ {COST_TARGET}).",
+            "",
+            f"| store | request | {BASE_DIAGS:,} req/s | {diags:,} req/s | cost ratio (range) "
+            f"| CPU cost ratio | p99 ms at {diags:,} | met |",
+            "|---|---|---:|---:|---:|---:|---:|:---:|",
+            *store_lines(run, diags),
+            "",
+            f"Filling the database of {diags:,} (generating the records, then `COPY` into PostgreSQL, with "
+            f"progress): first page answered {run.large_ready_s:.0f} s after launch; database "
+            f"{run.database_mb or 0:,.0f} MB.",
+        ]
+    lines += ["", f"The PostgreSQL part took {result.seconds / 60:.1f} min."]
     return lines
 
 

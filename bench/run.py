@@ -5,7 +5,9 @@ loads both with the same generator (wrk if installed, else ``bench.load``'s), an
 req/s, p50/p99 and the ratio to the bare app per workload; then the start-up time, any peers named
 with ``--peer``, and the scale measurements (``bench.scale``). The report replaces the block
 between the bench markers of bench/README.md. Every run is bounded in seconds and requests and loads
-127.0.0.1 only. ``--duration 1 --repeat 1 --scale-diags 0 ...`` makes a smoke run.
+127.0.0.1 only. ``--duration 1 --repeat 1 --scale-diags 0 --no-postgres ...`` makes a smoke run.
+The PostgreSQL part (``bench.postgres``) starts a throwaway cluster of its own; ``--no-postgres``
+skips it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit
 
 from mockserver.serving.server import ServerOptions
 
-from . import report, scale, slow_clients
+from . import postgres, report, scale, slow_clients
 from .load import Bounds, pick_generator, require_loopback
 from .measure import P99_TARGET_MS, Comparison, Plan, compare
 from .probe import answer_sizes, discover
@@ -63,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="devices of the scale run (default %(default)s)")
     add("--scale-stores", default=",".join(scale.STORES),
         help="comma-separated stores of the scale run (default %(default)s)")
+    add("--no-postgres", action="store_true",
+        help="skip the PostgreSQL part (one instance against two on one database, and its pages)")
+    add("--postgres-diags", type=int, default=postgres.POSTGRES_DIAGS,
+        help="diagnostics of the PostgreSQL pages run, 0 to skip only that run (default %(default)s)")
     add("--readme", type=Path, default=REPORT_PAGE,
         help="the Markdown file whose bench block gets the report (default: bench/README.md)")
     add("--no-readme", action="store_true", help="print the report only")
@@ -157,7 +163,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.scale_diags:
             scale_lines = scale.run_scale(plan, args.scale_diags, args.scale_devices, args.threads,
                                           not args.no_access_log, log_dir, stores)
-    block = render(args, plan.generator, machine, comparisons, peers, startup, slow_lines, scale_lines)
+        postgres_lines = []
+        if not args.no_postgres:
+            measured = postgres.run_postgres(plan, args.postgres_diags, args.threads, not args.no_access_log,
+                                             log_dir)
+            postgres_lines = report.postgres_lines(measured, args.connections)
+    block = render(args, plan.generator, machine, comparisons, peers, startup, slow_lines,
+                   [*scale_lines, *([""] if scale_lines and postgres_lines else []), *postgres_lines])
     print(block)
     if args.no_readme:
         return

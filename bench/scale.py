@@ -128,24 +128,31 @@ def _page_workloads(shape: DataShape) -> list[Workload]:
     ]
 
 
-def _server_options(store: str, diags: int, devices: int, log_dir: Path) -> list[str]:
+def _server_options(store: str, diags: int, devices: int, log_dir: Path, database: str | None) -> list[str]:
     options = ["--seed", str(SEED), "--devices", str(devices), "--diags", str(diags)]
-    if store == "sqlite":
+    if database is not None:
+        options += ["--db", database]
+    elif store == "sqlite":
         options += ["--db", str(log_dir / f"scale-{diags}.db")]
     return options
 
 
 def measure_store(
-    plan: Plan, store: str, sizes: tuple[int, int, int, int], threads: int, access_log: bool, log_dir: Path
+    plan: Plan, store: str, sizes: tuple[int, int, int, int], threads: int, access_log: bool, log_dir: Path,
+    databases: tuple[str, str] | None = None,
 ) -> StoreRun:
-    """Serve ``store`` with the large and the small data (``diags, devices`` each) and load both."""
+    """Serve ``store`` with the large and the small data (``diags, devices`` each) and load both.
+
+    ``databases`` are the ``--db`` values of the large and the small server (PostgreSQL URLs).
+    """
     diags, devices, base_diags, base_devices = sizes
+    large_db, small_db = databases or (None, None)
     large_port, small_port = free_port(), free_port()
     large_command = mock_command(
-        large_port, threads, access_log, _server_options(store, diags, devices, log_dir)
+        large_port, threads, access_log, _server_options(store, diags, devices, log_dir, large_db)
     )
     small_command = mock_command(
-        small_port, threads, access_log, _server_options(store, base_diags, base_devices, log_dir)
+        small_port, threads, access_log, _server_options(store, base_diags, base_devices, log_dir, small_db)
     )
     ready_timeout = 120 + diags / 2_000
     with (
@@ -153,7 +160,8 @@ def measure_store(
         Server(f"small-{store}", small_command, small_port, log_dir) as small,
     ):
         print(f"bench: waiting for the {store} server of {diags:,} records", file=sys.stderr, flush=True)
-        large_ready = large.wait_ready(f"{RESOURCE}?limit=1", AUTH_HEADERS, ready_timeout)
+        large_ready = large.wait_ready(f"{RESOURCE}?limit=1", AUTH_HEADERS, ready_timeout,
+                                       relay=databases is not None)
         small.wait_ready(f"{RESOURCE}?limit=1", AUTH_HEADERS, ready_timeout)
         large_memory, small_memory = large.memory_mb(), small.memory_mb()
         rows = []
@@ -209,7 +217,7 @@ def _rate_cell(series: Series) -> str:
     return text
 
 
-def _store_lines(run: StoreRun, diags: int) -> list[str]:
+def store_lines(run: StoreRun, diags: int) -> list[str]:
     lines = []
     for row in run.rows:
         if not row.mock.rate:
@@ -263,7 +271,7 @@ def render_scale(result: ScaleResult) -> list[str]:
         "|---|---|---:|---:|---:|---:|---:|:---:|",
     ]
     for run in result.stores:
-        lines += _store_lines(run, diags)
+        lines += store_lines(run, diags)
     rate = result.generation_rate
     lines += [
         "",

@@ -25,6 +25,7 @@ AUTH_HEADERS = {"Authorization": f"Bearer {BENCH_TOKEN}"}
 POLL_SECONDS = 0.02
 STOP_SECONDS = 10.0
 PRIVATE_FIELDS = ("Private_Clean:", "Private_Dirty:")
+RELAY_SECONDS = 2.0
 
 
 def free_port() -> int:
@@ -93,11 +94,17 @@ class Server:
         assert self._process is not None
         return self._process.pid
 
-    def wait_ready(self, path: str, headers: Mapping[str, str], timeout: float) -> float:
-        """Poll ``path`` until it answers 200; the seconds from start to that first answer."""
+    def wait_ready(self, path: str, headers: Mapping[str, str], timeout: float, relay: bool = False) -> float:
+        """Poll ``path`` until it answers 200; the seconds from start to that first answer.
+
+        ``relay`` repeats the server's progress (the last line of its log) on stderr while it loads.
+        """
         deadline = time.perf_counter() + timeout
         url = f"http://{HOST}:{self.port}{path}"
+        shown, next_relay = "", 0.0
         while time.perf_counter() < deadline:
+            if relay and time.perf_counter() >= next_relay:
+                shown, next_relay = self._relay_progress(shown), time.perf_counter() + RELAY_SECONDS
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self._process.returncode}:\n{self.log_tail()}")
             try:
@@ -110,6 +117,17 @@ class Server:
                 pass
             time.sleep(POLL_SECONDS)
         raise RuntimeError(f"{self.name} did not answer {path} within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def _relay_progress(self, shown: str) -> str:
+        try:
+            text = self.log_path.read_bytes()[-400:].decode(errors="replace")
+        except OSError:
+            return shown
+        pieces = [piece.strip() for piece in text.replace("\r", "\n").splitlines() if piece.strip()]
+        latest = pieces[-1] if pieces else ""
+        if latest and latest != shown:
+            print(f"bench: {self.name}: {latest}", file=sys.stderr, flush=True)
+        return latest
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -133,7 +151,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user and system) the server's processes have used so far."""
-        return sum(_cpu_seconds(pid) for pid in [self.pid, *_children(self.pid)])
+        return tree_cpu_seconds(self.pid)
 
     def stop(self) -> None:
         process = self._process
@@ -155,6 +173,11 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
     return found + [grandchild for child in found for grandchild in _children(child)]
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) that process ``pid`` and its descendants have used so far."""
+    return sum(_cpu_seconds(each) for each in [pid, *_children(pid)])
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -1,75 +1,22 @@
-"""A throwaway PostgreSQL cluster for the tests: ``initdb`` in a temporary folder, a free loopback port.
+"""The PostgreSQL tests' fixtures: one throwaway cluster for the session, a new database per test.
 
-The cluster is Debian's ``postgresql`` (found through ``pg_config --bindir`` or the versioned folders
-under /usr/lib/postgresql). ``initdb`` refuses to run as root, so under root (CI) the cluster is made
-and run by the ``postgres`` user. The superuser has a password (the tests check that it is never
-shown) and each test gets a database of its own. Where no PostgreSQL can be had, the tests that need
-it skip, and the reason says so loudly: they never pass without having run.
+The cluster comes from ``mockserver.throwaway_postgres`` (the benchmark starts its own the same
+way). Where no PostgreSQL can be had, the tests that need it skip, and the reason says so loudly:
+they never pass without having run.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
-HOST = "127.0.0.1"
-USER = "postgres"
-NOT_TESTED = "POSTGRESQL NOT TESTED: {why} (install Debian's postgresql: apt-get install -y postgresql)"
-START_SECONDS = 60
+from mockserver.throwaway_postgres import INSTALL_HINT, Cluster, Unavailable, throwaway_cluster
 
-
-def _bindir() -> Path | None:
-    """The folder of ``initdb`` and ``pg_ctl``, if PostgreSQL is installed."""
-    candidates: list[Path] = []
-    if shutil.which("pg_config"):
-        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
-        candidates.append(Path(found.stdout.strip()))
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda path: path.parent.name)
-    candidates.extend(reversed(versions))
-    return next((folder for folder in candidates if (folder / "initdb").exists()), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class Cluster:
-    """A running cluster: where it listens, and the superuser's password."""
-
-    port: int
-    password: str
-    bindir: Path
-    folder: Path
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{USER}:{self.password}@{HOST}:{self.port}/{database}"
-
-    def create_database(self, name: str) -> str:
-        """A new empty database; its URL."""
-        import psycopg
-
-        with psycopg.connect(self.url(), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
-
-def _as_owner(command: list[str]) -> list[str]:
-    """``command`` run by the ``postgres`` user when we are root (``initdb`` refuses root)."""
-    return ["runuser", "-u", USER, "--", *command] if os.geteuid() == 0 else command
+NOT_TESTED = "POSTGRESQL NOT TESTED: {why} (" + INSTALL_HINT + ")"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -84,44 +31,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Cluster]:
     """A PostgreSQL cluster for the whole session, stopped and removed at the end (or a loud skip)."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip(NOT_TESTED.format(why="psycopg is not installed (pip install 'diags-kit[postgres]')"))
-    bindir = _bindir()
-    if bindir is None:
-        pytest.skip(NOT_TESTED.format(why="no initdb found"))
-    if os.geteuid() == 0 and not shutil.which("runuser"):
-        pytest.skip(NOT_TESTED.format(why="running as root without runuser, and initdb refuses root"))
-    folder = Path(tempfile.mkdtemp(prefix="diags-kit-pg-"))
-    password = secrets.token_urlsafe(12)
-    (folder / "password").write_text(password + "\n", encoding="utf-8")
-    if os.geteuid() == 0:
-        shutil.chown(folder, USER, USER)
-        shutil.chown(folder / "password", USER, USER)
-    data, port = folder / "data", _free_port()
-    made = subprocess.run(_as_owner([str(bindir / "initdb"), "-D", str(data), "-U", USER, "--pwfile",
-                                     str(folder / "password"), "--auth-local=trust",
-                                     "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"]),
-                          capture_output=True, text=True, check=False)
-    if made.returncode != 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(NOT_TESTED.format(why=f"initdb failed: {made.stderr.strip()[-300:]}"))
-    # fsync off: the tests kill mock instances, never the cluster, whose commits then survive regardless.
-    options = f"-h {HOST} -p {port} -k {folder} -c fsync=off -c max_connections=200"
-    started = subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"),
-                                        "-o", options, "-w", "-t", str(START_SECONDS), "start"]),
-                             capture_output=True, text=True, check=False)
-    if started.returncode != 0:
-        log = (folder / "log").read_text(errors="replace")[-500:] if (folder / "log").exists() else ""
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(NOT_TESTED.format(why=f"pg_ctl start failed: {started.stderr.strip()} {log}"))
-    try:
-        yield Cluster(port=port, password=password, bindir=bindir, folder=folder)
-    finally:
-        subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                       capture_output=True, check=False)
-        shutil.rmtree(folder, ignore_errors=True)
+    with ExitStack() as stack:
+        try:
+            cluster = stack.enter_context(throwaway_cluster())
+        except Unavailable as why:
+            pytest.skip(NOT_TESTED.format(why=why))
+        yield cluster
 
 
 @pytest.fixture

@@ -13,17 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from bench import bare_app, report, run
-from bench.load import Bounds, python_load, require_loopback
+from bench import bare_app, postgres, report, run
+from bench.load import Bounds, LoadResult, python_load, require_loopback
 from bench.measure import READ_TARGET, WRITE_TARGET, ratio_target
 from bench.servers import HOST, Server, bare_command, free_port
 from bench.workloads import Call, DataShape, Workload, bare_twin, build_workloads, post_call
+from mockserver.throwaway_postgres import Cluster
 
 READY_SECONDS = 60.0
 TINY = Bounds(seconds=5.0, max_requests=60, connections=3)
 SMOKE_ARGS = ["--duration", "0.5", "--repeat", "1", "--warmup", "0.2", "--max-requests", "40",
               "--connections", "2", "--startup-runs", "1", "--only", "first page,POST",
-              "--scale-diags", "300", "--scale-devices", "30", "--scale-stores", "memory"]
+              "--scale-diags", "300", "--scale-devices", "30", "--scale-stores", "memory", "--no-postgres"]
 README = "# Title\n\nbefore\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\nafter\n"
 
 
@@ -142,3 +143,37 @@ def test_smoke_run_reports_between_the_markers_only(
     assert "Start-up to the first answered page" in block
     assert "| memory | filtered by device |" in block
     assert block in capsys.readouterr().out
+
+
+def test_merged_generators_add_up_and_keep_the_worse_latency() -> None:
+    one = LoadResult(100, 2.0, 1.0, 5.0, 1, False, "wrk")
+    other = LoadResult(50, 2.5, 2.0, 3.0, 0, True, "wrk")
+    both = postgres.merged([one, other])
+    assert (both.requests, both.seconds, both.p50_ms, both.p99_ms) == (150, 2.5, 2.0, 5.0)
+    assert (both.unexpected, both.capped) == (1, True)
+
+
+def test_without_postgresql_the_report_says_it_was_not_measured(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unavailable() -> None:
+        raise postgres.Unavailable("no initdb found")
+
+    monkeypatch.setattr(postgres, "throwaway_cluster", unavailable)
+    measured = postgres.run_postgres(run.plan_of(run.build_parser().parse_args(SMOKE_ARGS)), 300, 2, False,
+                                     tmp_path)
+    assert report.postgres_lines(measured, 2) == [
+        f"**PostgreSQL**: not measured: no initdb found ({postgres.INSTALL_HINT}, and pip install "
+        "'diags-kit[postgres]')."]
+
+
+def test_the_postgresql_part_reports_two_instances_and_the_pages(
+        postgres_cluster: Cluster, tmp_path: Path) -> None:
+    plan = run.plan_of(run.build_parser().parse_args([*SMOKE_ARGS, "--generator", "python"]))
+    measured = postgres.run_postgres(plan, 300, 2, False, tmp_path, cluster=postgres_cluster)
+    block = "\n".join(report.postgres_lines(measured, 2))
+    for workload in ("first page (20)", "POST (documented body)", "mix 90% reads / 10% writes"):
+        assert f"| {workload} | 1 |" in block and f"| {workload} | 2 |" in block
+    for request in ("first page", "filtered by device", "deep page"):
+        assert f"| postgresql | {request} |" in block
+    assert "CPU per request is the comparable figure" in block
+    assert "unexpected answers" not in block and "no answer" not in block

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,10 @@ from mockserver.core.deadline import Deadline, deadline_scope
 from mockserver.storage.base import StoreBusy
 from mockserver.storage.postgres import (
     DIAGNOSTICS_LOCK,
+    PAGE_OF_DEVICE,
+    PAGE_OF_EVERYTHING,
     DataMismatch,
+    PostgresJournal,
     data_options,
     masked,
     mismatch,
@@ -113,6 +117,88 @@ def test_a_wrong_password_is_refused_without_showing_it(postgres_url: str) -> No
     assert "x-wrong-password" not in str(refused.value)
     assert "***" in str(refused.value)
     assert "password authentication failed" in str(refused.value)
+
+
+def test_two_instances_writing_one_device_keep_its_total_and_pages_exact(postgres_url: str) -> None:
+    # Two pools are two instances: each device's total moves in the transaction of its insert.
+    stores = [open_postgres(settings(postgres_url), small_fixture) for _ in range(2)]
+    per_thread, threads_count = 15, 4
+
+    def work(slot: int) -> None:
+        for number in range(per_thread):
+            stores[slot % 2].create({"device_id": "device-1", "diagnostic_type": "maintenance",
+                                     "notes": f"{slot}/{number}"})
+
+    try:
+        workers = [threading.Thread(target=work, args=(slot,)) for slot in range(threads_count)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        expected = 1 + per_thread * threads_count
+        for store in stores:
+            pages = [store.page("device-1", offset, 7) for offset in range(0, expected + 7, 7)]
+            assert {total for total, _ in pages} == {expected}
+            listed = [record["id"] for _, page in pages for record in page]
+            assert listed == [record["id"] for record in store.page(None, 0, expected)[1]]
+            assert len(set(listed)) == expected
+    finally:
+        for store in stores:
+            store.database.close()
+
+
+def test_every_page_is_a_range_of_an_index_in_the_plans_the_store_runs(postgres_url: str) -> None:
+    # The plans prepared statements get (generic: the same for every offset), on a table large enough that
+    # a scan of it would be cheaper than an index for a planner that did not know better.
+    records = [{"id": f"diag-{number:05d}", "device_id": f"device-{number % 50}",
+                "diagnostic_type": "maintenance", "notes": "x" * 200} for number in range(1, 20_001)]
+    many = {"devices": [{"id": f"device-{number}"} for number in range(50)], "diagnostics": records}
+    store = open_postgres(settings(postgres_url), lambda: many)
+    statements = {"everything": (PAGE_OF_EVERYTHING, "19980, 20"),
+                  "device": (PAGE_OF_DEVICE, "'device-7', 'device-7', 390, 20")}
+    try:
+        with store.database.read() as connection:
+            assert connection.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+        for name, (sql, values) in statements.items():
+            numbered = sql
+            for number in range(1, sql.count("%s") + 1):
+                numbered = numbered.replace("%s", f"${number}", 1)
+            with store.database.read() as connection:
+                connection.execute(f"PREPARE page_{name} AS {numbered}")
+                explained = connection.execute(f"EXPLAIN EXECUTE page_{name}({values})")
+                plan = "\n".join(row[0] for row in explained)
+            assert "Seq Scan on diagnostics" not in plan, plan
+            assert "Index Scan using diagnostics_" in plan, plan
+        assert store.page("device-7", 390, 20)[0] == 400
+    finally:
+        store.database.close()
+
+
+def test_a_database_of_an_older_schema_is_refused_with_how_to_reset(postgres_url: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as older:
+        older.execute("CREATE SCHEMA diags_kit")
+        older.execute("CREATE TABLE diags_kit.meta (key text PRIMARY KEY, value text NOT NULL)")
+        older.execute("CREATE TABLE diags_kit.diagnostics (position bigint PRIMARY KEY, device_id text)")
+        older.execute("INSERT INTO diags_kit.meta VALUES ('schema', '1')")
+    with pytest.raises(DatabaseError) as refused:
+        open_postgres(settings(postgres_url), small_fixture)
+    assert "schema version 1, expected 2" in str(refused.value)
+    assert "DROP SCHEMA diags_kit CASCADE" in str(refused.value)
+
+
+def test_the_shared_journal_keeps_the_newest_entries_of_every_instance(postgres_url: str) -> None:
+    stores = [open_postgres(settings(postgres_url), small_fixture) for _ in range(2)]
+    journals = [PostgresJournal(store.database, size=3) for store in stores]
+    try:
+        for number in range(5):
+            journals[number % 2].record({"method": "GET", "status": 200 + number, "time": 0.0, "body": b"",
+                                         "instance": f"instance-{number % 2}"})
+        assert [journal.count() for journal in journals] == [3, 3]
+        assert [entry["status"] for entry in journals[1].entries()] == [204, 203, 202]
+        assert [entry["instance"] for entry in journals[0].entries(status=203)] == ["instance-1"]
+    finally:
+        for store in stores:
+            store.database.close()
 
 
 class Instance:

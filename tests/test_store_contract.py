@@ -317,3 +317,44 @@ def test_resets_during_creates_leave_a_whole_state(store: Store, fixture: dict[s
     assert ids(page[:5]) == ids(fixture["diagnostics"])
     assert len(set(created)) == len(created)
     assert sum(store.page(f"device-{n:05d}", 0, 1000)[0] for n in (1, 2, 3)) == count
+
+
+def test_a_device_page_slices_by_offset_over_fixture_and_created_records(store: Store) -> None:
+    created = [store.create(new_fields(1 + number % 2))["id"] for number in range(7)]
+    device_ids = ["diag-001", "diag-003", "diag-005", *created[::2]]
+    count, _ = store.page("device-00001", 0, 0)
+    assert count == len(device_ids) == 7
+    slices = [ids(store.page("device-00001", offset, 3)[1]) for offset in (0, 3, 6, 7)]
+    assert slices == [device_ids[0:3], device_ids[3:6], device_ids[6:], []]
+    assert ids(store.page("device-00002", 3, 100)[1]) == created[1::2][1:]
+
+
+def test_a_device_total_always_matches_its_records_while_others_write(store: Store) -> None:
+    writers_count, per_writer = 3, 20
+    done = threading.Event()
+    mismatches: list[tuple[int, int]] = []
+
+    def write() -> None:
+        for number in range(per_writer):
+            store.create(new_fields(1 + number % 2))
+
+    def read() -> None:
+        while not done.is_set():
+            count, page = store.page("device-00001", 0, 1000)
+            if count != len(page):
+                mismatches.append((count, len(page)))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    writers = [threading.Thread(target=write) for _ in range(writers_count)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=60)
+    done.set()
+    reader.join(timeout=60)
+
+    assert mismatches == []
+    count, page = store.page("device-00001", 0, 1000)
+    assert count == len(page) == 3 + writers_count * per_writer // 2
+    assert len(set(ids(page))) == count

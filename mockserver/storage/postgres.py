@@ -8,7 +8,10 @@ the database: the records, the devices, ids drawn from a sequence (never reused,
 reset), the refresh counters, the seed, the faults and the request journal. Every write is one
 transaction, committed before the answer goes out, so a ``kill -9`` loses no acknowledged write.
 Writes to the diagnostics take one advisory lock, as SQLite's single writer does: positions stay
-1..N in creation order, and a page of everything is a range of positions.
+1..N in creation order, and a page of everything is a range of positions. Each record also has its
+place among its device's records (1..n per device), and ``device_totals`` holds each device's n,
+updated in the transaction that inserts the record: a page of one device is a range of those places
+and its total one row, so no page costs more with a million records than with a thousand.
 
 The password of the connection string is never shown: ``masked`` replaces it wherever the URL or an
 error message is printed, journalled or answered.
@@ -48,8 +51,9 @@ from .sqlite import DatabaseError, _reported
 
 SCHEMES = ("postgresql://", "postgres://")
 SCHEMA_NAME = "diags_kit"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 POOL_SIZE = 10
+PLAN_CACHE_MODE = "force_generic_plan"
 CONNECT_TIMEOUT_SECONDS = 10.0
 #: How long a request waits for a connection of the pool before the store counts as busy.
 POOL_WAIT_SECONDS = 30.0
@@ -64,8 +68,9 @@ CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS devices (id text PRIMARY KEY, body bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS diagnostics (
     position bigint PRIMARY KEY, id text NOT NULL UNIQUE, device_id text NOT NULL,
-    diagnostic_type text NOT NULL, body bytea NOT NULL);
-CREATE INDEX IF NOT EXISTS diagnostics_by_device ON diagnostics (device_id, position);
+    device_position bigint NOT NULL, diagnostic_type text NOT NULL, body bytea NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS diagnostics_by_device ON diagnostics (device_id, device_position);
+CREATE TABLE IF NOT EXISTS device_totals (device_id text PRIMARY KEY, total bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS refreshes (record_id text PRIMARY KEY, count bigint NOT NULL);
 CREATE SEQUENCE IF NOT EXISTS diag_ids MINVALUE 0 START 0;
 CREATE SEQUENCE IF NOT EXISTS fault_ids;
@@ -77,6 +82,18 @@ CREATE TABLE IF NOT EXISTS journal (
 """
 
 LAST_POSITION = "SELECT coalesce(max(position), 0) FROM diagnostics"
+PAGE_OF_EVERYTHING = """
+SELECT counted.total, page.body
+FROM (SELECT coalesce(max(position), 0) AS total FROM diagnostics) AS counted LEFT JOIN LATERAL (
+    SELECT position, body FROM diagnostics WHERE position > %s ORDER BY position LIMIT %s) AS page ON true
+ORDER BY page.position"""
+PAGE_OF_DEVICE = """
+SELECT counted.total, page.body
+FROM (SELECT coalesce((SELECT total FROM device_totals WHERE device_id = %s), 0) AS total) AS counted
+LEFT JOIN LATERAL (
+    SELECT device_position, body FROM diagnostics WHERE device_id = %s AND device_position > %s
+    ORDER BY device_position LIMIT %s) AS page ON true
+ORDER BY page.device_position"""
 RESET_HOW = (f"to start over, empty it first: psql \"URL\" -c 'DROP SCHEMA {SCHEMA_NAME} CASCADE' "
              "(or start this instance with the options the database was filled with)")
 
@@ -143,8 +160,11 @@ class PostgresDatabase:
         self.url = url
         #: The URL as it may be shown (``services.database.path`` is what the admin API shows).
         self.path = masked(url)
+        # Generic plans for the statements psycopg prepares: every one of them is a range of an index
+        # whatever its values, and planning a page anew for each request costs more than running it (the
+        # planner probes the index for the bounds of the offset, more slowly the larger the table).
         connection_options = {"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT_SECONDS),
-                              "options": f"-c search_path={SCHEMA_NAME}"}
+                              "options": f"-c search_path={SCHEMA_NAME} -c plan_cache_mode={PLAN_CACHE_MODE}"}
         self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, timeout=POOL_WAIT_SECONDS,
                                    kwargs=connection_options)
         try:
@@ -153,13 +173,16 @@ class PostgresDatabase:
             connect(url, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)).close()
             self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
             with self.write(SCHEMA_LOCK) as connection:
+                # The version first: an older schema's tables would not take this one's indexes.
+                found = None
+                if connection.execute(f"SELECT to_regclass('{SCHEMA_NAME}.meta')").fetchone()[0] is not None:
+                    found = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if found is not None and found[0] != SCHEMA_VERSION:
+                    raise DatabaseError(f"schema version {found[0]}, expected {SCHEMA_VERSION}; {RESET_HOW}")
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     connection.execute(statement)
-                found = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
                 if found is None:
                     connection.execute("INSERT INTO meta VALUES ('schema', %s)", (SCHEMA_VERSION,))
-                elif found[0] != SCHEMA_VERSION:
-                    raise DatabaseError(f"schema version {found[0]}, expected {SCHEMA_VERSION}; {RESET_HOW}")
         except Exception as error:
             self.close()
             if isinstance(error, DatabaseError):
@@ -204,6 +227,15 @@ class PostgresDatabase:
         with self._connection() as connection, connection.transaction():
             connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield connection
+
+    def fetch(self, sql: str, values: tuple[Any, ...] = ()) -> list[Any]:
+        """The rows of one statement outside a transaction (a snapshot of its own, in one round trip).
+
+        A statement that writes commits when it returns.
+        """
+        with self._connection() as connection:
+            cursor = connection.execute(sql, values)
+            return list(cursor.fetchall()) if cursor.description is not None else []
 
     def meta(self, key: str) -> str | None:
         with self._connection() as connection:
@@ -283,17 +315,28 @@ class PostgresStore:
         connection.execute("DELETE FROM devices")
         connection.execute("DELETE FROM diagnostics")
         connection.execute("DELETE FROM refreshes")
+        connection.execute("DELETE FROM device_totals")
         with connection.cursor() as cursor:
             cursor.executemany("INSERT INTO devices VALUES (%s, %s) ON CONFLICT (id) DO UPDATE "
                                "SET body = excluded.body",
                                [(device["id"], orjson.dumps(device)) for device in devices])
         last_sequence = 0
+        totals: dict[str, int] = {}
         with connection.cursor() as cursor, cursor.copy(
-                "COPY diagnostics (position, id, device_id, diagnostic_type, body) FROM STDIN") as copy:
-            copy.set_types(["int8", "text", "text", "text", "bytea"])
+                "COPY diagnostics (position, id, device_id, device_position, diagnostic_type, body) "
+                "FROM STDIN") as copy:
+            copy.set_types(["int8", "text", "text", "int8", "text", "bytea"])
             for position, (record_id, device_id, diagnostic_type, raw) in enumerate(rows, start=1):
                 last_sequence = max(last_sequence, sequence_of(record_id))
-                copy.write_row((position, record_id, device_id, diagnostic_type, raw))
+                totals[device_id] = totals.get(device_id, 0) + 1
+                copy.write_row((position, record_id, device_id, totals[device_id], diagnostic_type, raw))
+        with connection.cursor() as cursor, cursor.copy("COPY device_totals FROM STDIN") as copy:
+            copy.set_types(["text", "int8"])
+            for total_row in totals.items():
+                copy.write_row(total_row)
+        # Fresh statistics, so that the planner picks the indexes for the first requests after a load.
+        connection.execute("ANALYZE diagnostics")
+        connection.execute("ANALYZE device_totals")
         # The sequence only moves forward: an id handed out before a reset is never handed out again.
         connection.execute("SELECT setval('diag_ids', greatest(%s, (SELECT last_value FROM diag_ids)))",
                            (last_sequence,))
@@ -309,9 +352,8 @@ class PostgresStore:
             yield from ((record_id, device_id, bytes(raw)) for record_id, device_id, raw in stored)
 
     def device(self, device_id: str) -> Device | None:
-        with self.database.read() as connection:
-            row = connection.execute("SELECT body FROM devices WHERE id = %s", (device_id,)).fetchone()
-        return None if row is None else orjson.loads(row[0])
+        rows = self.database.fetch("SELECT body FROM devices WHERE id = %s", (device_id,))
+        return orjson.loads(rows[0][0]) if rows else None
 
     def add_device(self, device: Device) -> Device:
         with self.database.write() as connection:
@@ -324,37 +366,34 @@ class PostgresStore:
         return total, [orjson.loads(raw) for raw in chosen]
 
     def page_json(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[bytes]]:
-        with self.database.read() as connection:
-            if device_id is None:
-                total = connection.execute(LAST_POSITION).fetchone()[0]
-                rows = connection.execute(
-                    "SELECT body FROM diagnostics WHERE position > %s ORDER BY position LIMIT %s",
-                    (offset, limit)).fetchall() if limit else []
-            else:
-                total = connection.execute("SELECT count(*) FROM diagnostics WHERE device_id = %s",
-                                           (device_id,)).fetchone()[0]
-                rows = connection.execute(
-                    "SELECT body FROM diagnostics WHERE device_id = %s ORDER BY position LIMIT %s OFFSET %s",
-                    (device_id, limit, offset)).fetchall() if limit else []
-        return int(total), [bytes(row[0]) for row in rows]
+        # One statement, so one snapshot and one round trip: the total, then the page's records (a range of
+        # an index either way), or one row with no record when the page is empty.
+        if device_id is None:
+            rows = self.database.fetch(PAGE_OF_EVERYTHING, (offset, limit))
+        else:
+            rows = self.database.fetch(PAGE_OF_DEVICE, (device_id, device_id, offset, limit))
+        return int(rows[0][0]), [bytes(body) for _, body in rows if body is not None]
 
     def get(self, record_id: str) -> Record | None:
-        with self.database.read() as connection:
-            row = connection.execute("SELECT body FROM diagnostics WHERE id = %s", (record_id,)).fetchone()
-        return None if row is None else orjson.loads(row[0])
+        rows = self.database.fetch("SELECT body FROM diagnostics WHERE id = %s", (record_id,))
+        return orjson.loads(rows[0][0]) if rows else None
 
     def create(self, fields: Record) -> Record:
         """Store a new record behind an id from the shared sequence; committed when this returns."""
         with self.database.write(DIAGNOSTICS_LOCK) as connection:
-            sequence = int(connection.execute("SELECT nextval('diag_ids')").fetchone()[0])
+            sequence, last = connection.execute(f"SELECT nextval('diag_ids'), ({LAST_POSITION})").fetchone()
             # An "id" among the fields must not replace the fresh one: ids are the server's alone.
-            record = {"id": format_id(sequence),
+            record = {"id": format_id(int(sequence)),
                       **{key: value for key, value in fields.items() if key != "id"}}
             raw = orjson.dumps(record)
-            position = int(connection.execute(LAST_POSITION).fetchone()[0]) + 1
-            connection.execute("INSERT INTO diagnostics (position, id, device_id, diagnostic_type, body) "
-                               "VALUES (%s, %s, %s, %s, %s)",
-                               (position, record["id"], record["device_id"], record["diagnostic_type"], raw))
+            # The device's total moves in the same transaction as the insert, under the same lock.
+            device_total = connection.execute(
+                "INSERT INTO device_totals VALUES (%s, 1) ON CONFLICT (device_id) DO UPDATE "
+                "SET total = device_totals.total + 1 RETURNING total", (record["device_id"],)).fetchone()[0]
+            connection.execute("INSERT INTO diagnostics (position, id, device_id, device_position, "
+                               "diagnostic_type, body) VALUES (%s, %s, %s, %s, %s, %s)",
+                               (int(last) + 1, record["id"], record["device_id"], device_total,
+                                record["diagnostic_type"], raw))
         return orjson.loads(raw)
 
     def update(self, record_id: str, changes: Record) -> Record:
@@ -371,11 +410,10 @@ class PostgresStore:
         return orjson.loads(raw)
 
     def latest(self, device_id: str, diagnostic_type: str) -> Record | None:
-        with self.database.read() as connection:
-            row = connection.execute(
-                "SELECT body FROM diagnostics WHERE device_id = %s AND diagnostic_type = %s "
-                "ORDER BY position DESC LIMIT 1", (device_id, diagnostic_type)).fetchone()
-        return None if row is None else orjson.loads(row[0])
+        rows = self.database.fetch(
+            "SELECT body FROM diagnostics WHERE device_id = %s AND diagnostic_type = %s "
+            "ORDER BY device_position DESC LIMIT 1", (device_id, diagnostic_type))
+        return orjson.loads(rows[0][0]) if rows else None
 
     def next_refresh(self, record_id: str) -> int:
         with self.database.write() as connection:
@@ -432,10 +470,11 @@ class PostgresFaultBook:
 
     def outcome(self, method: str, path: str, seed: int, helpers: bool = False) -> Outcome:
         result = Outcome()
-        # Most requests match no fault: find out without locking any row.
-        with self.database.read() as connection:
-            candidates = [fault for fault, _, _ in self._load(connection)
-                          if fault.helper_error == helpers and fault.matches(method, path)]
+        # Most requests match no fault: find out in one statement, without locking any row.
+        candidates = [Fault(**orjson.loads(body), id=fault_id) for fault_id, body in
+                      self.database.fetch("SELECT id, body FROM faults ORDER BY position")]
+        candidates = [fault for fault in candidates
+                      if fault.helper_error == helpers and fault.matches(method, path)]
         if not candidates:
             return result
         with self.database.write() as connection:
@@ -464,11 +503,11 @@ class PostgresJournal:
     def record(self, entry: dict[str, Any]) -> None:
         if self.size <= 0:
             return
-        with self.database.write() as connection:
-            sequence = connection.execute(
-                "INSERT INTO journal (method, status, entry) VALUES (%s, %s, %s) RETURNING sequence",
-                (entry["method"], entry["status"], orjson.dumps(published(entry)))).fetchone()[0]
-            connection.execute("DELETE FROM journal WHERE sequence <= %s", (int(sequence) - self.size,))
+        # One statement, one round trip (every request is journalled): the entry in, the oldest out.
+        self.database.fetch(
+            "WITH added AS (INSERT INTO journal (method, status, entry) VALUES (%s, %s, %s) "
+            "RETURNING sequence) DELETE FROM journal WHERE sequence <= (SELECT sequence FROM added) - %s",
+            (entry["method"], entry["status"], orjson.dumps(published(entry)), self.size))
 
     def entries(self, method: str | None = None, status: int | None = None,
                 limit: int | None = None) -> list[dict[str, Any]]:
