@@ -5,8 +5,8 @@ process: a million records generated there would stay in every process of the se
 whole life. So whatever needs the whole data set runs in a fresh interpreter that gives all of it
 back when it exits (``data_problem_apart``): checking a fixture file, filling a new database, and
 writing a *snapshot*, a SQLite file that an in-memory store is then loaded from record by record
-(``startup.load_snapshot``). A reset with another seed has a child write that seed's snapshot
-(``seed_snapshot``).
+(``startup.load_snapshot``), or a *store image* for the cache (``images``), which loads in one step. A
+reset with another seed has a child write that seed's snapshot (``seed_snapshot``).
 """
 
 from __future__ import annotations
@@ -23,11 +23,16 @@ from typing import Any
 
 import fixtures
 
+from .base import Record, Row, pack
+from .images import write_image
+from .memory import MemoryStore
 from .sqlite import Database, DatabaseError, SqliteStore
 from .startup import load_fixture
 
 #: Data smaller than this is made in moments: its preparation prints no progress.
 PROGRESS_SHOWN_FROM = 50_000
+#: How many records a line of progress waits for.
+PROGRESS_STEP = 10_000
 
 
 def print_progress(what: str, shown_from: int = 0) -> fixtures.ProgressCallback:
@@ -51,6 +56,8 @@ def data_problem(settings: dict[str, Any], database_label: str) -> str | None:
     This loads or generates the whole data set, so ``prepare_data`` runs it in a child process.
     ``database_label`` names the database in messages (``--db FILE``, or the snapshot).
     """
+    if settings.get("DIAGS_IMAGE"):
+        return image_problem(settings, Path(settings["DIAGS_IMAGE"]), database_label)
     path, database = settings["DIAGS_FIXTURES_PATH"], settings["DIAGS_DB"]
     loaded: dict[str, Any] | None = None
     if path:
@@ -72,6 +79,35 @@ def data_problem(settings: dict[str, Any], database_label: str) -> str | None:
             return f"cannot use {database_label}: {error}"
         except ValueError as error:
             return f"cannot generate the data for {database_label}: {error}"
+    return None
+
+
+def _packed_rows(records: list[Record | None], progress: fixtures.ProgressCallback) -> Iterator[Row]:
+    """Each record as a stored row; the record itself is let go at once, so memory holds one copy."""
+    total = len(records)
+    for done, record in enumerate(records, start=1):
+        assert record is not None
+        records[done - 1] = None
+        yield record["id"], record["device_id"], pack(record)
+        if done % PROGRESS_STEP == 0 or done == total:
+            progress(done, total)
+
+
+def image_problem(settings: dict[str, Any], path: Path, label: str) -> str | None:
+    """Generate the data of ``settings`` and write its store image to ``path``; why that failed, or None."""
+    generating, writing = (print_progress(f"diags-kit mock: {step} {label}", PROGRESS_SHOWN_FROM)
+                           for step in ("generating", "writing"))
+    try:
+        fixture = load_fixture(settings, generating)
+    except ValueError as error:
+        return f"cannot generate the data for {label}: {error}"
+    store = MemoryStore()
+    store.load(fixture["devices"], _packed_rows(fixture["diagnostics"], writing))
+    del fixture
+    try:
+        write_image(path, store, int(settings["DIAGS_SEED"]))
+    except OSError as error:
+        return f"cannot write {label}: {error}"
     return None
 
 
