@@ -247,7 +247,8 @@ def test_a_second_start_uses_the_entry_the_first_wrote(tmp_path: Path) -> None:
 def test_a_start_from_the_cache_serves_the_bytes_a_start_without_it_does(tmp_path: Path) -> None:
     folder = tmp_path / "cache"
     served = []
-    for number, how in enumerate((["--cache-dir", str(folder)], ["--cache-dir", str(folder)], ["--no-cache"])):
+    cached = ["--cache-dir", str(folder)]
+    for number, how in enumerate((cached, cached, ["--no-cache"])):
         with serve(*DATA, *how, token=TOKEN, log_path=tmp_path / f"serve-{number}.log",
                    environment=SMALL) as live:
             served.append(raw_pages(live))

@@ -50,7 +50,8 @@ def test_a_restore_never_reuses_an_id_the_store_gave(written: tuple[Path, Memory
 def test_a_damaged_image_is_refused(written: tuple[Path, MemoryStore], damage: str) -> None:
     path = written[0]
     whole = path.read_bytes()
-    path.write_bytes({"cut": whole[: len(whole) // 2], "garbage": b"not an image " * 100, "empty": b""}[damage])
+    damaged = {"cut": whole[: len(whole) // 2], "garbage": b"not an image " * 100, "empty": b""}
+    path.write_bytes(damaged[damage])
     with pytest.raises((images.ImageError, OSError)):
         images.read_header(path)
     with pytest.raises((images.ImageError, OSError)):
