@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import pickle
 import sqlite3
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import fixtures
 
@@ -82,29 +84,48 @@ def data_problem(settings: dict[str, Any], database_label: str) -> str | None:
     return None
 
 
-def _packed_rows(records: list[Record | None], progress: fixtures.ProgressCallback) -> Iterator[Row]:
-    """Each record as a stored row; the record itself is let go at once, so memory holds one copy."""
-    total = len(records)
+def _spill(records: list[Record | None], spill: IO[bytes], progress: fixtures.ProgressCallback) -> None:
+    """Write ``records`` packed to ``spill``, in pickled chunks, letting each record go as it is written."""
+    total, chunk = len(records), []
     for done, record in enumerate(records, start=1):
         assert record is not None
         records[done - 1] = None
-        yield record["id"], record["device_id"], pack(record)
+        chunk.append((record["id"], record["device_id"], pack(record)))
         if done % PROGRESS_STEP == 0 or done == total:
+            pickle.dump(chunk, spill, protocol=pickle.HIGHEST_PROTOCOL)
+            chunk = []
             progress(done, total)
 
 
+def _spilled_rows(spill: IO[bytes]) -> Iterator[Row]:
+    spill.seek(0)
+    while True:
+        try:
+            chunk: list[Row] = pickle.load(spill)  # a file this process has just written
+        except EOFError:
+            return
+        yield from chunk
+
+
 def image_problem(settings: dict[str, Any], path: Path, label: str) -> str | None:
-    """Generate the data of ``settings`` and write its store image to ``path``; why that failed, or None."""
+    """Generate the data of ``settings`` and write its store image to ``path``; why that failed, or None.
+
+    The records go through a temporary file on their way from the generated data to the store, so
+    that the store is built once the generated data is gone: both at once would hold half as much again.
+    """
     generating, writing = (print_progress(f"diags-kit mock: {step} {label}", PROGRESS_SHOWN_FROM)
                            for step in ("generating", "writing"))
     try:
         fixture = load_fixture(settings, generating)
     except ValueError as error:
         return f"cannot generate the data for {label}: {error}"
+    devices = fixture["devices"]
     store = MemoryStore()
-    store.load(fixture["devices"], _packed_rows(fixture["diagnostics"], writing))
-    del fixture
     try:
+        with tempfile.TemporaryFile(dir=path.parent) as spill:
+            _spill(fixture["diagnostics"], spill, writing)
+            del fixture
+            store.load(devices, _spilled_rows(spill))
         write_image(path, store, int(settings["DIAGS_SEED"]))
     except OSError as error:
         return f"cannot write {label}: {error}"
