@@ -3,7 +3,7 @@
 Loading a snapshot record by record rebuilds the store's lists and dictionaries in a Python loop:
 about 4 s for a million records. A *store image* holds those structures as they are (flat lists
 and dictionaries of bytes, strings and integers), pickled, and loads in one call to the unpickler,
-in well under half that time and without ever holding the file and the store at once.
+in a third to a half of that time, without ever holding the file and the store at once.
 
 A file is a header (what the image holds: the format, the seed, the counts), the image, and an end
 mark that tells a complete file from a cut one. The unpickler used here refuses every class and
