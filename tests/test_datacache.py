@@ -51,6 +51,18 @@ def listed(live: Server) -> list[Any]:
     return results
 
 
+def raw_pages(live: Server) -> list[bytes]:
+    """The first, a filtered and a deep page, as the bytes the server sent (but for its address)."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    device = expected_page()[0]["device_id"]
+    queries: list[dict[str, Any]] = [{"limit": 10}, {"id": device}, {"offset": DIAGS - 5}]
+    answers = [requests.get(live.resource, params=query, headers=headers, timeout=REQUEST_SECONDS)
+               for query in queries]
+    assert [answer.status_code for answer in answers] == [200] * len(answers)
+    # Each server has its own port, which its links name.
+    return [answer.content.replace(live.url.encode(), b"http://server") for answer in answers]
+
+
 # --- The key and the folder ---------------------------------------------------------------------------
 
 
@@ -230,6 +242,19 @@ def test_a_second_start_uses_the_entry_the_first_wrote(tmp_path: Path) -> None:
     assert "writing the cache" not in second.log()
     assert entries(folder) == [name]
     assert (folder / name).stat().st_ino == written.st_ino  # the same file, not written again
+
+
+def test_a_start_from_the_cache_serves_the_bytes_a_start_without_it_does(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    served = []
+    cached = ["--cache-dir", str(folder)]
+    for number, how in enumerate((cached, cached, ["--no-cache"])):
+        with serve(*DATA, *how, token=TOKEN, log_path=tmp_path / f"serve-{number}.log",
+                   environment=SMALL) as live:
+            served.append(raw_pages(live))
+            shown = live.log()
+        assert ("using the cached data" in shown) == (number == 1)
+    assert served[0] == served[1] == served[2]
 
 
 def test_a_reset_with_another_seed_goes_through_the_cache_too(tmp_path: Path) -> None:

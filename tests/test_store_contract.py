@@ -1,5 +1,8 @@
 """The ``Store`` protocol's behaviour, one suite for every store: in memory, SQLite and PostgreSQL.
 
+The in-memory store runs it twice: built from the fixture, and restored from a store image of it
+(what a start from the cache serves).
+
 What the API relies on: creation order, pages, the per-device view, ids that are never reused,
 copies rather than shared state, atomic writes under threads, and a reset that replaces all.
 """
@@ -15,6 +18,7 @@ from typing import Any
 import pytest
 
 from mockserver.storage.base import Store, format_id, pack
+from mockserver.storage.images import read_image, write_image
 from mockserver.storage.memory import MemoryStore
 from mockserver.storage.postgres import PostgresDatabase, PostgresStore
 from mockserver.storage.sqlite import Database, SqliteStore
@@ -50,7 +54,7 @@ def fixture() -> dict[str, Any]:
     }
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=["memory", "memory image", "sqlite", "postgresql"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     """Builds a store of the parametrized kind, loaded from a fixture."""
     databases: list[Database | PostgresDatabase] = []
@@ -60,6 +64,12 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     def make(fixture: dict[str, Any]) -> Store:
         if request.param == "memory":
             return MemoryStore(fixture)
+        if request.param == "memory image":
+            image = tmp_path / f"store-{secrets.token_hex(6)}.image"
+            write_image(image, MemoryStore(fixture), seed=1)
+            restored = MemoryStore()
+            restored.restore(read_image(image))
+            return restored
         if cluster is not None:
             server = PostgresDatabase(cluster.create_database(f"store_{secrets.token_hex(6)}"))
             databases.append(server)

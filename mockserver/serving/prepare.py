@@ -13,8 +13,10 @@ interpreter that gives all of it back when it exits:
   data as Python objects, whose memory it would keep. A reset loads the snapshot again; a reset
   with a new seed has a child write that seed's snapshot (``seed_snapshot``) and loads it.
   Smaller data is generated in the worker, which is faster than starting a child.
-- that snapshot is kept in a cache folder (``storage.datacache``), where a later start with the same
-  data finds it and is served in seconds; ``--no-cache`` makes a temporary one, removed at the end.
+- with the cache (the default), the child writes that data to a cache folder (``storage.datacache``)
+  as a store image instead, the store's own structures, which the worker loads in one step, and a
+  later start with the same data finds it there and is served in seconds; ``--no-cache`` makes a
+  temporary snapshot, removed at the end.
 
 The child's work itself lives with the storage (``storage.snapshots``), which the admin API's
 reset uses too.

@@ -1,10 +1,11 @@
-"""The cache of large generated data: snapshots kept in the user's cache folder between starts.
+"""The cache of large generated data: store images kept in the user's cache folder between starts.
 
-Generating a million diagnostics takes most of a minute; loading their snapshot takes seconds. So
-the snapshot that ``serve`` prepares for the in-memory store (see ``serving.prepare``) is kept in a
-cache folder (``$XDG_CACHE_HOME/diags-kit``, else ``~/.cache/diags-kit``; ``--cache-dir`` and
-``--no-cache`` override it), named by a key of everything that shapes the data: the seed, the
-sizes, the reference time, the Faker version, the generator's own code and the snapshot's format.
+Generating a million diagnostics takes most of a minute. So the data that ``serve`` prepares for
+the in-memory store (see ``serving.prepare``) is kept as a store image (``images``: the store's own
+structures, which load in one step) in a cache folder (``$XDG_CACHE_HOME/diags-kit``, else
+``~/.cache/diags-kit``; ``--cache-dir`` and ``--no-cache`` override it), named by a key of everything
+that shapes the data: the seed, the sizes, the reference time, the Faker version, the generator's
+own code and the entry's format.
 A later start with the same data loads that entry instead of generating it again.
 
 An entry is written to a temporary file in the same folder, read back, then linked into place: a
@@ -19,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import os
-import sqlite3
 import sys
 import time
 import uuid
@@ -29,14 +29,15 @@ from typing import Any
 
 import fixtures
 
+from .images import IMAGE_FORMAT, IMAGE_SUFFIX, ImageError, read_header
 from .snapshots import PreparationError, data_problem_apart
-from .sqlite import SCHEMA_VERSION, Database, DatabaseError, SqliteStore
 
-#: The layout of a cached snapshot: change it when what an entry holds changes in a way its key misses.
-FORMAT_VERSION = 1
+#: The layout of a cache entry: change it when what an entry holds changes in a way its key misses.
+#: 1 was a SQLite snapshot, loaded record by record; 2 is a store image.
+FORMAT_VERSION = 2
 #: Entries kept in the folder; writing one more removes the least recently used.
 MAX_ENTRIES = 4
-ENTRY_PREFIX, ENTRY_SUFFIX, TEMPORARY_SUFFIX = "snapshot-", ".sqlite", ".tmp"
+ENTRY_PREFIX, ENTRY_SUFFIX, TEMPORARY_SUFFIX = "snapshot-", IMAGE_SUFFIX, ".tmp"
 #: A temporary file this old was left by a start that was killed: nobody is writing it any more.
 ABANDONED_SECONDS = 24 * 3600
 
@@ -70,7 +71,7 @@ def key_inputs(settings: dict[str, Any]) -> dict[str, Any]:
     """Everything that shapes the generated data of ``settings``."""
     return {
         "format": FORMAT_VERSION,
-        "schema": SCHEMA_VERSION,
+        "image": IMAGE_FORMAT,
         "seed": int(settings["DIAGS_SEED"]),
         "devices": int(settings["DIAGS_DEVICES"]),
         "diags": int(settings["DIAGS_DIAGS"]),
@@ -93,20 +94,11 @@ def entry_path(folder: Path, settings: dict[str, Any]) -> Path:
 def entry_problem(path: Path, settings: dict[str, Any]) -> str | None:
     """Why the snapshot at ``path`` does not hold the data of ``settings`` in full, or None."""
     try:
-        store = SqliteStore(Database(path))
-        try:
-            if not store.filled():
-                return "it holds no data"
-            seed, stats = store.seed(), store.stats()
-            checked = store.database.connection().execute("PRAGMA quick_check").fetchone()[0]
-        finally:
-            store.database.close()
-    except (DatabaseError, sqlite3.Error) as error:
+        header = read_header(path)
+    except (ImageError, OSError) as error:
         return str(error)
-    if checked != "ok":
-        return f"it is damaged ({checked})"
     expected = (int(settings["DIAGS_SEED"]), int(settings["DIAGS_DEVICES"]), int(settings["DIAGS_DIAGS"]))
-    found = (seed, stats["devices"], stats["diagnostics"])
+    found = (header.get("seed"), header.get("devices"), header.get("diagnostics"))
     if found != expected:
         return f"it holds seed, devices, diagnostics {found}, not {expected}"
     return None
@@ -154,7 +146,7 @@ def cached_snapshot(settings: dict[str, Any], folder: Path, in_use: tuple[Path, 
     """
     folder.mkdir(parents=True, exist_ok=True)
     if not os.access(folder, os.W_OK | os.X_OK):
-        # Even reading an entry writes beside it (SQLite's WAL files).
+        # Entries are written here, and a used one is marked so (its time), to be pruned last.
         raise PermissionError(f"cannot write in {folder}")
     entry = entry_path(folder, settings)
     if entry.exists():
@@ -170,7 +162,7 @@ def cached_snapshot(settings: dict[str, Any], folder: Path, in_use: tuple[Path, 
     print(f"diags-kit mock: generating the data and writing the cache {entry}", flush=True)
     written = folder / f".{entry.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}"
     try:
-        problem = data_problem_apart({**settings, "DIAGS_DB": str(written)}, "the start-up snapshot")
+        problem = data_problem_apart({**settings, "DIAGS_IMAGE": str(written)}, "the start-up snapshot")
         if problem:
             raise PreparationError(problem)
         problem = entry_problem(written, settings)

@@ -31,6 +31,10 @@ from .base import (
     sequence_of,
 )
 
+#: The store's structures as ``MemoryStore.image`` gives them: devices by id, the records in order,
+#: each record's position by id, the positions of each device's records, and the last id's sequence.
+StoreImage = tuple[dict[str, Device], list[bytes], dict[str, int], dict[str, list[int]], int]
+
 
 class MemoryStore:
     """A thread-safe store held in this process, loaded from a fixture or from stored rows (``load``)."""
@@ -71,6 +75,25 @@ class MemoryStore:
             self._by_device = by_device
             self._last_sequence = last_sequence
             self._refreshes: dict[str, int] = {}
+
+    def image(self) -> StoreImage:
+        """The store's structures as they are, for ``storage.images`` to write (not copies: keep still)."""
+        with self._lock:
+            return self._devices, self._records, self._positions, self._by_device, self._last_sequence
+
+    def restore(self, image: StoreImage) -> None:
+        """Replace everything with ``image``'s structures, taken as they are (see ``load``)."""
+        shapes = (dict, list, dict, dict, int)
+        if len(image) != len(shapes) or not all(map(isinstance, image, shapes)):
+            raise ValueError("not the structures of a store")
+        devices, records, positions, by_device, last_sequence = image
+        with self._lock:
+            self._devices = devices
+            self._records = records
+            self._positions = positions
+            self._by_device = by_device
+            self._last_sequence = max(self._last_sequence, last_sequence)
+            self._refreshes = {}
 
     def device(self, device_id: str) -> Device | None:
         device = self._devices.get(device_id)

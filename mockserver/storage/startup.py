@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import fixtures
@@ -9,6 +10,7 @@ from fixtures import ProgressCallback
 
 from ..core.config import JOURNAL_SIZE
 from .base import FaultBook, Journal, Store
+from .images import is_image, read_image
 from .memory import MemoryFaultBook, MemoryJournal
 from .postgres import (
     PostgresDatabase,
@@ -43,7 +45,17 @@ def load_fixture(config: dict[str, Any], progress: ProgressCallback | None = Non
 
 
 def load_snapshot(store: Store, path: str) -> None:
-    """Fill ``store`` from a snapshot (``prepare``), record by record: no object of the data is kept."""
+    """Fill ``store`` from a snapshot (``prepare``), record by record: no object of the data is kept.
+
+    A store image (``images``, what the cache keeps) fills an in-memory store in one step instead.
+    """
+    if is_image(path):
+        # Only the in-memory store (behind any wrapper, which passes the call on) takes an image.
+        restore = getattr(store, "restore", None)
+        if restore is None:
+            raise TypeError(f"a store image fills an in-memory store, not {type(store).__name__}")
+        restore(read_image(Path(path)))
+        return
     snapshot = SqliteStore(Database(path))
     try:
         store.load(snapshot.devices(), snapshot.rows())
