@@ -81,6 +81,12 @@ def _wrapped(raw: bytes, body: object) -> bool:
     return isinstance(body, dict) and set(body) == {"data"} and isinstance(body["data"], str)
 
 
+def _case_variant(validator: object, value: object, allowed: object) -> bool:
+    """Whether a schema error is an enumerated value in another case ('Critical')."""
+    return validator == "enum" and isinstance(value, str) and isinstance(allowed, list) \
+        and value.lower() in {str(option).lower() for option in allowed}
+
+
 def _classify_body(raw: bytes, verdict: Verdict) -> None:
     try:
         body = json.loads(raw)
@@ -107,6 +113,9 @@ def _classify_body(raw: bytes, verdict: Verdict) -> None:
     elif error is not None:
         where = "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.path)
         verdict.problems.append((REQUEST_BODY_MATCHES_SCHEMA, f"at {where}: {error.message[:300]}"))
+        if _case_variant(error.validator, error.instance, error.validator_value):
+            verdict.expect({422}, claims.ENUM_CASE_VARIANT_IS_422,
+                           f"{error.instance!r} at {where}: an enumerated value in another case")
         verdict.expect({422}, claims.WRONG_TYPE_OR_FORMAT_IS_422,
                        f"a field of the wrong type or format at {where}")
     else:

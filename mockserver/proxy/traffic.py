@@ -24,6 +24,7 @@ from contract_tests.invariants import (
     DeviceIdentity,
     count_grows_by_writes,
     created_at_near_client_clock,
+    device_count_never_decreases,
     same_request_same_records,
     updated_not_before_created,
 )
@@ -34,8 +35,16 @@ from contract_tests.paging import (
     next_links_progress,
     walk_visits_each_record_once,
 )
-from contract_tests.posting import created_echoes_fields_sent, created_id_is_fresh, created_record_is_listed
+from contract_tests.posting import (
+    created_echoes_fields_sent,
+    created_id_is_fresh,
+    created_record_is_listed,
+    server_owned_fields_ignored,
+    unknown_device_stays_unknown,
+)
 from contract_tests.records import Search
+from contract_tests.refreshing import refresh_is_what_later_gets_show, refresh_keeps_what_it_does_not_own
+from contract_tests.strategies import SERVER_OWNED
 
 from .request_shapes import REQUEST_QUERY_DOCUMENTED, Verdict, bearer_token, classify
 from .violations import REQUEST, RESPONSE, Violation
@@ -45,6 +54,8 @@ CLIENT_ERRORS = frozenset(range(400, 500))
 CLOCK_TOLERANCE_SECONDS = 300.0
 #: Bounds on what is remembered, so a long-running proxy does not grow without end.
 MAX_REMEMBERED = 2_000
+#: A limit this large is far above any page cap: the contract still wants a 200 (a capped page).
+HUGE_LIMIT = 1000
 
 
 RESOURCE = "/inventory_device_diags"
@@ -86,12 +97,48 @@ def _fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _refresh_requested(exchange: Exchange) -> bool:
+    return exchange.query.get("update_status", "").lower() in ("true", "1")
+
+
+def _near_miss_keys(token: str) -> set[str]:
+    """What an accepted token leaves to recognise its near misses by, hashed like the token itself: the
+    token less its last or its first character, and in lower case."""
+    keys = {"lower:" + _fingerprint(token.lower())}
+    if len(token) > 1:
+        keys |= {"cut:" + _fingerprint(token[:-1]), "cut:" + _fingerprint(token[1:])}
+    return keys
+
+
+def _near_miss_of(token: str, good: set[str], keys: set[str]) -> str | None:
+    """How ``token`` (not an accepted one) is one edit away from an accepted token, if it is: the
+    near misses of the suite's ``near_miss_token_is_401`` that hashes can recognise."""
+    if "cut:" + _fingerprint(token) in keys:
+        return "an accepted token less a character"
+    if len(token) > 1 and _fingerprint(token[:-1]) in good:
+        return "an accepted token plus a character"
+    if "lower:" + _fingerprint(token.lower()) in keys:
+        return "an accepted token in another case"
+    if len(token) > 2 and token[0] == token[-1] == '"' and _fingerprint(token[1:-1]) in good:
+        return "an accepted token in double quotes"
+    if any(char.isspace() for char in token) and _fingerprint("".join(token.split())) in good:
+        return "an accepted token with whitespace inside"
+    return None
+
+
+def _near_miss_device(device_id: str, devices: set[str]) -> bool:
+    """Whether ``device_id`` is one character off a device seen (cut short, or one longer)."""
+    return device_id[:-1] in devices or any(len(known) == len(device_id) + 1 and known.startswith(device_id)
+                                            for known in devices)
+
+
 class _Walk:
     """The pages met following ``next`` from a first page, and the writes seen when it began."""
 
-    def __init__(self, first: Exchange, writes: int) -> None:
+    def __init__(self, first: Exchange, writes: int, begun: int) -> None:
         self.pages = [first]
         self.writes = writes
+        self.begun = begun  # the number of exchanges checked before it
 
 
 class TrafficChecker:
@@ -105,9 +152,17 @@ class TrafficChecker:
         self.identity = DeviceIdentity()
         self._lock = threading.Lock()
         self._good_tokens: set[str] = set()
+        self._near_miss_keys: set[str] = set()
         self._devices: set[str] = set()
+        self._unknown_devices: set[str] = set()  # devices the server answered 404 for
+        self._refused_devices: set[str] = set()  # ... and of those, the ones a POST was refused for
+        self._device_counts: dict[str, int] = {}
         self._ids: set[str] = set()
         self._created: dict[str, tuple[Exchange, int]] = {}  # id -> (201 echo, writes before it)
+        self._sent: dict[str, dict[str, Any]] = {}  # id of a record created here -> the body sent
+        self._refreshes: dict[Any, tuple[Exchange, int]] = {}  # record id -> (last refresh, exchanges before)
+        self._refreshed_created: set[str] = set()  # records created here that a refresh has covered since
+        self._checked = 0
         self._walks: dict[Any, _Walk] = {}
         self._last_answers: dict[Any, tuple[Exchange, int]] = {}
         self._writes = 0
@@ -133,7 +188,8 @@ class TrafficChecker:
             if run(check_response, exchange, self.context, expect) and exchange.status in (200, 201) \
                     and exchange.operation in ("GET", "POST"):
                 self._check_records(exchange, verdict, run)
-            self._remember(exchange, token)
+            self._remember(exchange, verdict, token)
+            self._checked += 1
         return found
 
     def _expectation(self, exchange: Exchange, verdict: Verdict, token: str | None) -> Expect | None:
@@ -144,6 +200,9 @@ class TrafficChecker:
             return None
         statuses = set(statuses)
         if verdict.authenticated and (token is None or _fingerprint(token) not in self._good_tokens):
+            near_miss = _near_miss_of(token or "", self._good_tokens, self._near_miss_keys)
+            if near_miss:
+                return Expect({401}, rule=claims.NEAR_MISS_TOKEN_IS_401, why=f"the token is {near_miss}")
             statuses.add(401)  # a token the server never accepted may be unknown to it
         if exchange.status not in statuses and len(statuses - {401}) == 1:
             # Two faults at once: the contract says which status wins (docs/contract.md's precedence).
@@ -157,11 +216,19 @@ class TrafficChecker:
                 return None, None, ""
             query = exchange.query
             statuses, rule, why = {200}, claims.LIST_ANSWERS_200, "a valid listing request"
+            if query:
+                rule, why = claims.DOCUMENTED_QUERY_IS_200, "every parameter is documented and valid"
+            limit = query.get("limit")
+            if limit is not None and (int(limit) == 0 or int(limit) > HUGE_LIMIT):
+                rule, why = claims.LIMIT_EDGES_ANSWER_200, f"limit={limit}: a page, capped or empty"
             if "id" in query:
                 if query["id"] in self._devices:
                     rule, why = claims.KNOWN_DEVICE_LISTS_200, f"device {query['id']!r} was seen in records"
                 else:
                     statuses.add(404)
+                    if _near_miss_device(query["id"], self._devices):
+                        rule, why = claims.DEVICE_FILTER_MATCHES_WHOLE_ID, \
+                            f"{query['id']!r} is one character off a device seen"
             if query.get("update_status", "").lower() in ("true", "1"):
                 statuses.add(500)
                 rule, why = claims.UPDATE_STATUS_IS_200_OR_500, "update_status=true (500: broken helpers)"
@@ -169,7 +236,10 @@ class TrafficChecker:
         if exchange.operation == "POST":
             if verdict.body is None:
                 return None, None, ""
-            device_known = verdict.body.get("device_id") in self._devices
+            device = verdict.body.get("device_id")
+            if device in self._unknown_devices:
+                return {404}, claims.UNKNOWN_DEVICE_IS_404, f"device {device!r} was answered 404 before"
+            device_known = device in self._devices
             statuses = {201} if device_known else {201, 404}
             return statuses, claims.VALID_BODY_IS_201, "a valid body" + (" for a known device" * device_known)
         if exchange.operation.endswith("(undocumented request)"):
@@ -185,11 +255,23 @@ class TrafficChecker:
             run(created_at_near_client_clock, exchange, self.clock(), self.clock_tolerance)
             if verdict.body is not None:
                 run(created_echoes_fields_sent, exchange, verdict.body)
+                owned = {key: verdict.body[key] for key in SERVER_OWNED if key in verdict.body}
+                if owned:
+                    run(server_owned_fields_ignored, exchange, owned)
             run(created_id_is_fresh, exchange, self._ids)
             return
         if any(name == REQUEST_QUERY_DOCUMENTED for name, _ in verdict.problems):
             return
         run(check_page, exchange, exchange.query)
+        device = exchange.query.get("id")
+        if device in self._refused_devices:
+            run(unknown_device_stays_unknown, exchange)
+        count = exchange.payload.get("count")
+        if device is not None and isinstance(count, int):
+            if device in self._device_counts:
+                run(device_count_never_decreases, exchange, device, self._device_counts[device])
+            self._device_counts[device] = max(count, self._device_counts.get(device, count))
+        self._check_refreshes(exchange, run)
         for record in records_of(exchange):
             created = self._created.get(str(record.get("id")))
             if created is not None:
@@ -198,6 +280,32 @@ class TrafficChecker:
         self._count_grows(exchange, run)
         self._same_request(exchange, run)
         self._follow_walk(exchange, run)
+
+    def _check_refreshes(self, exchange: Exchange, run: Callable[..., bool]) -> None:
+        """A refresh is stored as returned (later GETs show it) and keeps what it does not own."""
+        records = records_of(exchange)
+        if _refresh_requested(exchange):
+            device = exchange.query.get("id")
+            for record_id, (echo, _) in self._created.items():
+                if device is None or echo.payload.get("device_id") == device:
+                    self._refreshed_created.add(record_id)
+            if len(self._refreshes) >= MAX_REMEMBERED:
+                self._refreshes.clear()
+            for record in records:
+                self._refreshes[record.get("id")] = (exchange, self._checked)
+        else:
+            shown: dict[int, tuple[Exchange, dict[str, dict[str, Any]]]] = {}
+            for record in records:
+                earlier = self._refreshes.get(record.get("id"))
+                if earlier is not None:
+                    shown.setdefault(id(earlier[0]), (earlier[0], {}))[1][str(record.get("id"))] = record
+            for refresh, found in shown.values():
+                run(refresh_is_what_later_gets_show, refresh, Search(exchange, found, complete=False))
+        for record in records:
+            record_id = str(record.get("id"))
+            if record_id in self._refreshed_created and record_id in self._created:
+                created, sent = self._created[record_id][0].payload, self._sent.get(record_id, {})
+                run(refresh_keeps_what_it_does_not_own, exchange, created, sent, record)
 
     def _count_grows(self, exchange: Exchange, run: Callable[..., bool]) -> None:
         count = exchange.payload.get("count")
@@ -224,7 +332,7 @@ class TrafficChecker:
         walk = self._walks.get(key)
         here = _normalized(exchange.url)
         if int(query.get("offset", "0") or 0) == 0:
-            walk = self._walks[key] = _Walk(exchange, self._writes)
+            walk = self._walks[key] = _Walk(exchange, self._writes, self._checked)
             if len(self._walks) >= MAX_REMEMBERED:
                 self._walks = {key: walk}
         elif walk is not None and _normalized(str(walk.pages[-1].payload.get("next"))) == here:
@@ -242,6 +350,8 @@ class TrafficChecker:
                 whole = Walk(walk.pages, complete=True)
                 run(walk_visits_each_record_once, walk.pages[0], whole)
                 self._created_all_listed(walk, whole, run)
+                if not _refresh_requested(exchange):
+                    self._refreshes_all_listed(walk, whole, run)
 
     def _created_all_listed(self, walk: _Walk, whole: Walk, run: Callable[..., bool]) -> None:
         device = walk.pages[0].query.get("id")
@@ -250,18 +360,53 @@ class TrafficChecker:
             if device is None or echo.payload.get("device_id") == device:
                 run(created_record_is_listed, echo, Search(walk.pages[0], found, complete=True))
 
-    def _remember(self, exchange: Exchange, token: str | None) -> None:
+    def _refreshes_all_listed(self, walk: _Walk, whole: Walk, run: Callable[..., bool]) -> None:
+        device = walk.pages[0].query.get("id")
+        found = {str(record.get("id")): record for record in whole.records}
+        earlier = {id(refresh): refresh for refresh, checked in self._refreshes.values()
+                   if checked < walk.begun}
+        for refresh in earlier.values():
+            if device is None or refresh.query.get("id") == device:
+                run(refresh_is_what_later_gets_show, refresh, Search(walk.pages[0], found, complete=True))
+
+    def _remember(self, exchange: Exchange, verdict: Verdict, token: str | None) -> None:
         if 200 <= exchange.status < 300 and token is not None:
+            if len(self._near_miss_keys) >= MAX_REMEMBERED:
+                self._near_miss_keys.clear()
             self._good_tokens.add(_fingerprint(token))
+            self._near_miss_keys |= _near_miss_keys(token)
         if exchange.operation == "GET" and exchange.status == 200 and "id" in exchange.query:
             self._devices.add(exchange.query["id"])
+        self._remember_unknown(exchange, verdict)
         records = records_of(exchange) if exchange.status in (200, 201) else []
         for record in records:
             if isinstance(record.get("device_id"), str):
                 self._devices.add(record["device_id"])
+                self._unknown_devices.discard(record["device_id"])  # added to the inventory since
+                self._refused_devices.discard(record["device_id"])
             self._ids.add(record.get("id"))  # type: ignore[arg-type]
         if exchange.operation == "POST" and exchange.status == 201 and records:
             self._writes += 1
             if len(self._created) >= MAX_REMEMBERED:
                 self._created.clear()
+                self._sent.clear()
             self._created[str(records[0].get("id"))] = (exchange, self._writes)
+            if verdict.body is not None:
+                self._sent[str(records[0].get("id"))] = verdict.body
+
+    def _remember_unknown(self, exchange: Exchange, verdict: Verdict) -> None:
+        """A 404 for a device the server does not know (and that no record has shown)."""
+        if exchange.status != 404:
+            return
+        if exchange.operation == "GET" and "id" in exchange.query:
+            device = exchange.query["id"]
+        elif exchange.operation == "POST" and verdict.body is not None:
+            device = str(verdict.body.get("device_id"))
+            self._refused_devices.add(device)
+        else:
+            return
+        if device not in self._devices:
+            if len(self._unknown_devices) >= MAX_REMEMBERED:
+                self._unknown_devices.clear()
+                self._refused_devices.clear()
+            self._unknown_devices.add(device)
