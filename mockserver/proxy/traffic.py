@@ -133,11 +133,11 @@ def _near_miss_device(device_id: str, devices: set[str]) -> bool:
 
 
 class _Walk:
-    """The pages met following ``next`` from a first page, and the writes seen when it began."""
+    """The pages met following ``next`` from a first page, and the changes seen when it began."""
 
-    def __init__(self, first: Exchange, writes: int, begun: int) -> None:
+    def __init__(self, first: Exchange, changes: int, begun: int) -> None:
         self.pages = [first]
-        self.writes = writes
+        self.changes = changes
         self.begun = begun  # the number of exchanges checked before it
 
 
@@ -164,8 +164,9 @@ class TrafficChecker:
         self._refreshed_created: set[str] = set()  # records created here that a refresh has covered since
         self._checked = 0
         self._walks: dict[Any, _Walk] = {}
-        self._last_answers: dict[Any, tuple[Exchange, int]] = {}
-        self._writes = 0
+        self._last_answers: dict[Any, tuple[Exchange, int]] = {}  # ... and the changes seen by then
+        self._writes = 0  # records created (201)
+        self._changes = 0  # requests that may have changed records: POSTs not refused, refreshes
         self._baseline: tuple[int, int] | None = None  # (count of the whole list, writes by then)
 
     def check(self, exchange: Exchange, verdict: Verdict, token: str | None) -> list[Violation]:
@@ -262,6 +263,8 @@ class TrafficChecker:
             return
         if any(name == REQUEST_QUERY_DOCUMENTED for name, _ in verdict.problems):
             return
+        if int(exchange.query.get("limit", "1")) == 0:
+            return  # left open by the contract: an empty page (the count only) or the default page
         run(check_page, exchange, exchange.query)
         device = exchange.query.get("id")
         if device in self._refused_devices:
@@ -274,7 +277,9 @@ class TrafficChecker:
         self._check_refreshes(exchange, run)
         for record in records_of(exchange):
             created = self._created.get(str(record.get("id")))
-            if created is not None:
+            # A record a refresh covered is held to refresh_keeps_what_it_does_not_own instead: a refresh
+            # may change its status fields within the second of its created_at, with the same updated_at.
+            if created is not None and str(record.get("id")) not in self._refreshed_created:
                 search = Search(exchange, {str(record.get("id")): record}, complete=False)
                 run(created_record_is_listed, created[0], search)
         self._count_grows(exchange, run)
@@ -320,11 +325,11 @@ class TrafficChecker:
     def _same_request(self, exchange: Exchange, run: Callable[..., bool]) -> None:
         key = _normalized(exchange.url)
         earlier = self._last_answers.get(key)
-        if earlier is not None and earlier[1] == self._writes:
+        if earlier is not None and earlier[1] == self._changes:
             run(same_request_same_records, exchange, earlier[0])
         if len(self._last_answers) >= MAX_REMEMBERED:
             self._last_answers.clear()
-        self._last_answers[key] = (exchange, self._writes)
+        self._last_answers[key] = (exchange, self._changes)
 
     def _follow_walk(self, exchange: Exchange, run: Callable[..., bool]) -> None:
         query = exchange.query
@@ -332,7 +337,7 @@ class TrafficChecker:
         walk = self._walks.get(key)
         here = _normalized(exchange.url)
         if int(query.get("offset", "0") or 0) == 0:
-            walk = self._walks[key] = _Walk(exchange, self._writes, self._checked)
+            walk = self._walks[key] = _Walk(exchange, self._changes, self._checked)
             if len(self._walks) >= MAX_REMEMBERED:
                 self._walks = {key: walk}
         elif walk is not None and _normalized(str(walk.pages[-1].payload.get("next"))) == here:
@@ -341,7 +346,7 @@ class TrafficChecker:
             walk.pages.append(exchange)
         else:
             return  # a page reached some other way: not part of a walk the proxy saw begin
-        quiet = walk.writes == self._writes
+        quiet = walk.changes == self._changes
         if quiet and len(walk.pages) > 1:
             run(count_stable_while_walking, walk.pages[0], Walk(walk.pages, complete=False))
         if exchange.payload.get("next") is None:
@@ -356,8 +361,13 @@ class TrafficChecker:
     def _created_all_listed(self, walk: _Walk, whole: Walk, run: Callable[..., bool]) -> None:
         device = walk.pages[0].query.get("id")
         found = {str(record.get("id")): record for record in whole.records}
-        for echo, _ in self._created.values():
-            if device is None or echo.payload.get("device_id") == device:
+        for record_id, (echo, _) in self._created.items():
+            if device is not None and echo.payload.get("device_id") != device:
+                continue
+            if record_id in self._refreshed_created:
+                sent, listed = self._sent.get(record_id, {}), found.get(record_id)
+                run(refresh_keeps_what_it_does_not_own, walk.pages[0], echo.payload, sent, listed)
+            else:
                 run(created_record_is_listed, echo, Search(walk.pages[0], found, complete=True))
 
     def _refreshes_all_listed(self, walk: _Walk, whole: Walk, run: Callable[..., bool]) -> None:
@@ -370,6 +380,10 @@ class TrafficChecker:
                 run(refresh_is_what_later_gets_show, refresh, Search(walk.pages[0], found, complete=True))
 
     def _remember(self, exchange: Exchange, verdict: Verdict, token: str | None) -> None:
+        refused = 400 <= exchange.status < 500
+        if (exchange.operation.startswith("POST") and not refused) or \
+                (exchange.operation == "GET" and _refresh_requested(exchange)):
+            self._changes += 1  # a 200 or a 500 may have stored something too
         if 200 <= exchange.status < 300 and token is not None:
             if len(self._near_miss_keys) >= MAX_REMEMBERED:
                 self._near_miss_keys.clear()
