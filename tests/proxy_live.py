@@ -4,7 +4,7 @@
 waits until its admin API answers, and stops it when the block ends; ``proxied_in_process`` serves the
 same app (``create_app``) from a thread of the test's own process, which starts in milliseconds.
 ``drive`` sends a client's day, made to show every break the traffic of one client can show: walks of
-the whole list and of one device, to the end; records created (one carrying values a careless store
+the whole list and of one device, to the end and back; records created (one carrying values a careless store
 bends), refreshed with ``update_status=true`` and listed again; the same page twice; concurrent POSTs
 and GETs; page edges (``limit=0``, a huge limit, the last record alone); and, deliberately, requests
 outside the documented shapes or with a wrong token (see ``DELIBERATE_BAD_REQUESTS``).
@@ -35,7 +35,7 @@ RESOURCE = "/api/v1/inventory_device_diags/"
 HTTP_SECONDS = 30.0
 MAX_PAGES = 60
 DELIBERATE_BAD_REQUESTS = frozenset({"request_authenticated", "request_body_matches_schema",
-                                     "request_method_documented"})
+                                     "request_method_documented", "request_route_documented"})
 UNKNOWN_DEVICE = "proxy-no-such-device-4d2"
 CONCURRENT_REQUESTS = 4
 
@@ -117,6 +117,18 @@ def walk(session: requests.Session, url: str, params: dict[str, Any] | None = No
     return pages
 
 
+def walk_back(session: requests.Session, pages: list[dict[str, Any]]) -> None:
+    """Follow ``previous`` from the last of ``pages`` (at most as many pages back as there are)."""
+    link = pages[-1].get("previous") if pages else None
+    for _ in range(len(pages)):
+        if not isinstance(link, str) or not link.startswith(("http://", "https://")):
+            return
+        answer = session.get(link, timeout=HTTP_SECONDS)
+        if answer.status_code != 200 or not isinstance(answer.json(), dict):
+            return
+        link = answer.json().get("previous")
+
+
 def _at_once(calls: list[Callable[[], object]]) -> None:
     """Run the calls in threads released together, so that the server handles them at the same time."""
     barrier = threading.Barrier(len(calls))
@@ -163,7 +175,7 @@ def drive(proxy: Proxy, token: str) -> None:
     pages = walk(session, resource, {"limit": 4})
     records = [record for page in pages for record in page.get("results", []) if isinstance(record, dict)]
     device = str(records[-1].get("device_id")) if records else "device-12345"
-    walk(session, resource, {"id": device, "limit": 3})
+    walk_back(session, walk(session, resource, {"id": device, "limit": 3}))
     # Credentials: none, another scheme, near misses of the token; a bad body without a token.
     requests.get(resource, timeout=HTTP_SECONDS)
     requests.get(resource, headers={"Authorization": f"Token {token}"}, timeout=HTTP_SECONDS)
@@ -177,15 +189,17 @@ def drive(proxy: Proxy, token: str) -> None:
     get(id=UNKNOWN_DEVICE)
     get(id=device[:-1])
     get(id=device + "0")
-    # Bodies outside the documented shapes, and a method the API does not have.
+    # Bodies outside the documented shapes, a method and a route the API does not have.
     session.post(resource, data=b"{not json", headers={"Content-Type": "application/json"},
                  timeout=HTTP_SECONDS)
+    post([device, "health_check"])
     post({"device_id": device})
     post({"device_id": UNKNOWN_DEVICE, "diagnostic_type": "maintenance", "priority": "urgent"})
     post({"device_id": device, "diagnostic_type": "maintenance",
           "issues": [{"severity": "urgent", "message": "Overheating", "code": "HOT"}]})
     post({"device_id": device, "diagnostic_type": "maintenance", "priority": "Critical"})
     session.put(resource, json={"device_id": device}, timeout=HTTP_SECONDS)
+    session.get(proxy.url + "/api/v1/no-such-route/", timeout=HTTP_SECONDS)
     # A record created, refreshed, and listed again; then one sent with server-owned fields.
     post(_bent_body(device))
     get(id=device, update_status="true")
@@ -207,3 +221,4 @@ def drive(proxy: Proxy, token: str) -> None:
         get(limit=1, offset=count + 5)
     get(limit=5)
     get(limit=5)
+    get()

@@ -4,6 +4,7 @@ nothing flagged on correct servers but the deliberate bad requests, each break n
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
@@ -14,8 +15,11 @@ import requests
 from contract_servers import breaks, reference
 from proxy_live import DELIBERATE_BAD_REQUESTS, RESOURCE, drive, proxied, proxied_in_process, violations
 
+from contract_tests import claims
+from contract_tests.contract_coverage import LOG
 from mockserver.proxy.app import create_app
 from mockserver.proxy.forward import rewrite_links
+from mockserver.proxy.scope import NOT_FROM_TRAFFIC
 from mockserver.proxy.traffic import TrafficChecker, observed
 
 TOKEN = "proxy-check-7c1e0b"
@@ -187,6 +191,27 @@ def test_each_break_is_flagged_by_its_claim_or_not_shown(name: str) -> None:
         assert flagged == set(), f"{name}, listed as not shown, is flagged: {found[:3]}"
     else:
         assert flagged & FLAGGED[name], f"{name}: flagged {sorted(flagged)} ({found[:3]})"
+
+
+def _claims_run() -> Counter[str]:
+    """How often each claim has run in this process (over every operation and status)."""
+    return sum(LOG.checks.values(), Counter())
+
+
+def test_every_claim_is_applied_to_traffic_or_listed_as_out_of_its_reach(
+        upstream: reference.RunningServer) -> None:
+    before = _claims_run()
+    with proxied_in_process(upstream.base_url) as proxy:
+        drive(proxy, TOKEN)
+    # A precedence claim names a refusal whose status lost to another fault's: only a wrong status runs it.
+    for status, body in ((404, b'{"device_id": "nowhere"}'), (422, b'{"device_id": "nowhere"}'),
+                         (404, b'{"device_id": "nowhere", "diagnostic_type": 7}')):
+        _check("POST", "/inventory_device_diags/", status, {"detail": "refused"}, body)
+    ran = {name for name, count in (_claims_run() - before).items() if count > 0}
+    ran.add(claims.SERVER_ANSWERS.name)  # named by the app when the upstream does not answer (tested below)
+    assert not ran & NOT_FROM_TRAFFIC.keys(), sorted(ran & NOT_FROM_TRAFFIC.keys())
+    missing = sorted(claims.CATALOGUE.keys() - ran - NOT_FROM_TRAFFIC.keys())
+    assert missing == [], missing
 
 
 def test_errors_turns_a_broken_answer_into_a_502_naming_the_claims(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from contract_tests.paging import (
     check_page,
     count_stable_while_walking,
     next_links_progress,
+    previous_walks_back_to_first_page,
     walk_visits_each_record_once,
 )
 from contract_tests.posting import (
@@ -74,7 +75,7 @@ def observed(base_url: str, method: str, url: str, headers: dict[str, str], body
     on_resource = urlsplit(url).path.rstrip("/") == urlsplit(base_url).path.rstrip("/") + RESOURCE
     verdict = classify(method, on_resource, urlsplit(url).query, authorization, body)
     operation = method if on_resource else f"{method} (other route)"
-    if on_resource and 400 <= status < 500 and verdict.outside_shapes:
+    if on_resource and method in ("GET", "POST") and 400 <= status < 500 and verdict.outside_shapes:
         # A refusal of a request the docs do not describe is held to what check_response holds any
         # undocumented request to (JSON, no 5xx), and to the status the contract prescribes, if any.
         operation = f"{method} (undocumented request)"
@@ -141,6 +142,15 @@ class _Walk:
         self.begun = begun  # the number of exchanges checked before it
 
 
+class _WalkBack:
+    """A complete walk along ``next``, and the pages met since following ``previous`` from its last page."""
+
+    def __init__(self, forward: _Walk, changes: int) -> None:
+        self.forward = forward
+        self.pages: list[Exchange] = []
+        self.changes = changes
+
+
 class TrafficChecker:
     """Checks each exchange against the claims it can be held to; ``check`` is safe from many threads."""
 
@@ -164,6 +174,7 @@ class TrafficChecker:
         self._refreshed_created: set[str] = set()  # records created here that a refresh has covered since
         self._checked = 0
         self._walks: dict[Any, _Walk] = {}
+        self._walks_back: dict[Any, _WalkBack] = {}  # the page each is expected to reach next -> walk back
         self._last_answers: dict[Any, tuple[Exchange, int]] = {}  # ... and the changes seen by then
         self._writes = 0  # records created (201)
         self._changes = 0  # requests that may have changed records: POSTs not refused, refreshes
@@ -189,6 +200,8 @@ class TrafficChecker:
             if run(check_response, exchange, self.context, expect) and exchange.status in (200, 201) \
                     and exchange.operation in ("GET", "POST"):
                 self._check_records(exchange, verdict, run)
+            if exchange.operation == "GET" and exchange.query.get("id") in self._refused_devices:
+                run(unknown_device_stays_unknown, exchange)
             self._remember(exchange, verdict, token)
             self._checked += 1
         return found
@@ -267,8 +280,6 @@ class TrafficChecker:
             return  # left open by the contract: an empty page (the count only) or the default page
         run(check_page, exchange, exchange.query)
         device = exchange.query.get("id")
-        if device in self._refused_devices:
-            run(unknown_device_stays_unknown, exchange)
         count = exchange.payload.get("count")
         if device is not None and isinstance(count, int):
             if device in self._device_counts:
@@ -284,6 +295,7 @@ class TrafficChecker:
                 run(created_record_is_listed, created[0], search)
         self._count_grows(exchange, run)
         self._same_request(exchange, run)
+        self._follow_walk_back(exchange, run)
         self._follow_walk(exchange, run)
 
     def _check_refreshes(self, exchange: Exchange, run: Callable[..., bool]) -> None:
@@ -357,6 +369,32 @@ class TrafficChecker:
                 self._created_all_listed(walk, whole, run)
                 if not _refresh_requested(exchange):
                     self._refreshes_all_listed(walk, whole, run)
+                self._begin_walk_back(walk, run)
+
+    def _begin_walk_back(self, walk: _Walk, run: Callable[..., bool]) -> None:
+        previous = walk.pages[-1].payload.get("previous")
+        if len(walk.pages) < 2:
+            return
+        if previous is None:
+            run(previous_walks_back_to_first_page, walk.pages[0], Walk(walk.pages, complete=True), [])
+            return
+        if len(self._walks_back) >= MAX_REMEMBERED:
+            self._walks_back.clear()
+        self._walks_back[_normalized(str(previous))] = _WalkBack(walk, self._changes)
+
+    def _follow_walk_back(self, exchange: Exchange, run: Callable[..., bool]) -> None:
+        """A client following ``previous`` from the last page of a walk meets the same pages back to the
+        first (judged once it reaches a page without ``previous``, or as many pages as the walk had)."""
+        back = self._walks_back.pop(_normalized(exchange.url), None)
+        if back is None or back.changes != self._changes:
+            return
+        back.pages.append(exchange)
+        previous = exchange.payload.get("previous")
+        forward = back.forward.pages
+        if previous is None or len(back.pages) >= len(forward) - 1:
+            run(previous_walks_back_to_first_page, forward[0], Walk(forward, complete=True), back.pages)
+        else:
+            self._walks_back[_normalized(str(previous))] = back
 
     def _created_all_listed(self, walk: _Walk, whole: Walk, run: Callable[..., bool]) -> None:
         device = walk.pages[0].query.get("id")
