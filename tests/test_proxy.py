@@ -268,9 +268,11 @@ def test_the_admin_api_needs_the_admin_token_when_one_is_set(upstream: reference
 
 
 def _check(method: str, url: str, status: int, answer: object, body: bytes = b"",
-           authorization: str = f"Bearer {TOKEN}") -> list[tuple[str, str]]:
+           authorization: str = f"Bearer {TOKEN}", content_type: str = "application/json"
+           ) -> list[tuple[str, str]]:
     base = "http://up:1/api/v1"
-    exchange, verdict, token = observed(base, method, base + url, {"Authorization": authorization}, body,
+    headers = {"Authorization": authorization, "Content-Type": content_type}
+    exchange, verdict, token = observed(base, method, base + url, headers, body,
                                         status, [("Content-Type", "application/json")],
                                         json.dumps(answer).encode())
     found = TrafficChecker(base).check(exchange, verdict, token)
@@ -285,6 +287,9 @@ def test_a_refusal_of_a_bad_request_is_the_clients_fault() -> None:
         [("request", "request_body_matches_schema")]
     assert _check("POST", "/inventory_device_diags/", 201, refusal, b"{not json") == \
         [("request", "request_body_matches_schema"), ("response", "malformed_json_is_400")]
+    valid = b'{"device_id": "device-1", "diagnostic_type": "health_check"}'
+    assert _check("POST", "/inventory_device_diags/", 400, refusal, valid, content_type="text/plain") == \
+        [("request", "request_body_matches_schema")]
 
 
 def test_a_request_without_a_token_must_get_a_401() -> None:

@@ -71,9 +71,10 @@ def observed(base_url: str, method: str, url: str, headers: dict[str, str], body
              response_headers: list[tuple[str, str]], content: bytes) -> tuple[Exchange, Verdict, str | None]:
     """One exchange with the API as the claims see it, what is wrong with its request, and its token."""
     authorization = next((value for name, value in headers.items() if name.lower() == "authorization"), None)
+    content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), None)
     token = bearer_token(authorization)
     on_resource = urlsplit(url).path.rstrip("/") == urlsplit(base_url).path.rstrip("/") + RESOURCE
-    verdict = classify(method, on_resource, urlsplit(url).query, authorization, body)
+    verdict = classify(method, on_resource, urlsplit(url).query, authorization, body, content_type)
     operation = method if on_resource else f"{method} (other route)"
     if on_resource and method in ("GET", "POST") and 400 <= status < 500 and verdict.outside_shapes:
         # A refusal of a request the docs do not describe is held to what check_response holds any
