@@ -285,6 +285,8 @@ class TrafficChecker:
         if device is not None and isinstance(count, int):
             if device in self._device_counts:
                 run(device_count_never_decreases, exchange, device, self._device_counts[device])
+            if len(self._device_counts) >= MAX_REMEMBERED:
+                self._device_counts.clear()
             self._device_counts[device] = max(count, self._device_counts.get(device, count))
         self._check_refreshes(exchange, run)
         for record in records_of(exchange):
@@ -443,6 +445,7 @@ class TrafficChecker:
             if len(self._created) >= MAX_REMEMBERED:
                 self._created.clear()
                 self._sent.clear()
+                self._refreshed_created.clear()
             self._created[str(records[0].get("id"))] = (exchange, self._writes)
             if verdict.body is not None:
                 self._sent[str(records[0].get("id"))] = verdict.body
@@ -455,6 +458,8 @@ class TrafficChecker:
             device = exchange.query["id"]
         elif exchange.operation == "POST" and verdict.body is not None:
             device = str(verdict.body.get("device_id"))
+            if len(self._refused_devices) >= MAX_REMEMBERED:
+                self._refused_devices.clear()
             self._refused_devices.add(device)
         else:
             return
