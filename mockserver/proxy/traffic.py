@@ -10,7 +10,6 @@ last answer to each GET, and which tokens the server accepted.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -47,6 +46,7 @@ from contract_tests.records import Search
 from contract_tests.refreshing import refresh_is_what_later_gets_show, refresh_keeps_what_it_does_not_own
 from contract_tests.strategies import SERVER_OWNED
 
+from .near_misses import fingerprint, near_miss_device, near_miss_keys, near_miss_of
 from .request_shapes import REQUEST_QUERY_DOCUMENTED, Verdict, bearer_token, classify
 from .violations import REQUEST, RESPONSE, Violation
 
@@ -95,43 +95,8 @@ def _walk_key(query: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((name, value) for name, value in query.items() if name != "offset"))
 
 
-def _fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def _refresh_requested(exchange: Exchange) -> bool:
     return exchange.query.get("update_status", "").lower() in ("true", "1")
-
-
-def _near_miss_keys(token: str) -> set[str]:
-    """What an accepted token leaves to recognise its near misses by, hashed like the token itself: the
-    token less its last or its first character, and in lower case."""
-    keys = {"lower:" + _fingerprint(token.lower())}
-    if len(token) > 1:
-        keys |= {"cut:" + _fingerprint(token[:-1]), "cut:" + _fingerprint(token[1:])}
-    return keys
-
-
-def _near_miss_of(token: str, good: set[str], keys: set[str]) -> str | None:
-    """How ``token`` (not an accepted one) is one edit away from an accepted token, if it is: the
-    near misses of the suite's ``near_miss_token_is_401`` that hashes can recognise."""
-    if "cut:" + _fingerprint(token) in keys:
-        return "an accepted token less a character"
-    if len(token) > 1 and _fingerprint(token[:-1]) in good:
-        return "an accepted token plus a character"
-    if "lower:" + _fingerprint(token.lower()) in keys:
-        return "an accepted token in another case"
-    if len(token) > 2 and token[0] == token[-1] == '"' and _fingerprint(token[1:-1]) in good:
-        return "an accepted token in double quotes"
-    if any(char.isspace() for char in token) and _fingerprint("".join(token.split())) in good:
-        return "an accepted token with whitespace inside"
-    return None
-
-
-def _near_miss_device(device_id: str, devices: set[str]) -> bool:
-    """Whether ``device_id`` is one character off a device seen (cut short, or one longer)."""
-    return device_id[:-1] in devices or any(len(known) == len(device_id) + 1 and known.startswith(device_id)
-                                            for known in devices)
 
 
 class _Walk:
@@ -214,8 +179,8 @@ class TrafficChecker:
         if statuses is None or rule is None:
             return None
         statuses = set(statuses)
-        if verdict.authenticated and (token is None or _fingerprint(token) not in self._good_tokens):
-            near_miss = _near_miss_of(token or "", self._good_tokens, self._near_miss_keys)
+        if verdict.authenticated and (token is None or fingerprint(token) not in self._good_tokens):
+            near_miss = near_miss_of(token or "", self._good_tokens, self._near_miss_keys)
             if near_miss:
                 return Expect({401}, rule=claims.NEAR_MISS_TOKEN_IS_401, why=f"the token is {near_miss}")
             statuses.add(401)  # a token the server never accepted may be unknown to it
@@ -241,7 +206,7 @@ class TrafficChecker:
                     rule, why = claims.KNOWN_DEVICE_LISTS_200, f"device {query['id']!r} was seen in records"
                 else:
                     statuses.add(404)
-                    if _near_miss_device(query["id"], self._devices):
+                    if near_miss_device(query["id"], self._devices):
                         rule, why = claims.DEVICE_FILTER_MATCHES_WHOLE_ID, \
                             f"{query['id']!r} is one character off a device seen"
             if query.get("update_status", "").lower() in ("true", "1"):
@@ -428,8 +393,8 @@ class TrafficChecker:
         if 200 <= exchange.status < 300 and token is not None:
             if len(self._near_miss_keys) >= MAX_REMEMBERED:
                 self._near_miss_keys.clear()
-            self._good_tokens.add(_fingerprint(token))
-            self._near_miss_keys |= _near_miss_keys(token)
+            self._good_tokens.add(fingerprint(token))
+            self._near_miss_keys |= near_miss_keys(token)
         if exchange.operation == "GET" and exchange.status == 200 and "id" in exchange.query:
             self._devices.add(exchange.query["id"])
         self._remember_unknown(exchange, verdict)
