@@ -292,6 +292,27 @@ def test_a_refusal_of_a_bad_request_is_the_clients_fault() -> None:
         [("request", "request_body_matches_schema")]
 
 
+def test_a_device_the_server_called_unknown_stays_unknown() -> None:
+    base, empty = "http://up:1/api/v1", {"count": 0, "next": None, "previous": None, "results": []}
+    checker = TrafficChecker(base)
+
+    def check(method: str, url: str, status: int, answer: object, body: bytes = b"",
+              authorization: str = f"Bearer {TOKEN}") -> list[str]:
+        exchange, verdict, token = observed(base, method, base + url, {"Authorization": authorization}, body,
+                                            status, [("Content-Type", "application/json")],
+                                            json.dumps(answer).encode())
+        return [violation.claim for violation in checker.check(exchange, verdict, token)]
+
+    body = b'{"device_id": "gone", "diagnostic_type": "maintenance"}'
+    assert check("POST", "/inventory_device_diags/", 404, {"detail": "no such device"}, body) == []
+    refused = check("GET", "/inventory_device_diags/?id=gone", 401, {"detail": "no token"}, authorization="")
+    assert refused == ["request_authenticated"]
+    assert check("GET", "/inventory_device_diags/?id=gone", 404, {"detail": "no such device"}) == []
+    assert check("GET", "/inventory_device_diags/?id=gone", 200, empty) == ["unknown_device_stays_unknown"]
+    created = check("POST", "/inventory_device_diags/", 201, {"detail": "created?"}, body)
+    assert created[0] == "unknown_device_is_404"
+
+
 def test_a_request_without_a_token_must_get_a_401() -> None:
     empty = {"count": 0, "next": None, "previous": None, "results": []}
     assert _check("GET", "/inventory_device_diags/", 200, empty, authorization="") == \

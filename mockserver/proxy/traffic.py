@@ -166,7 +166,8 @@ class TrafficChecker:
             if run(check_response, exchange, self.context, expect) and exchange.status in (200, 201) \
                     and exchange.operation in ("GET", "POST"):
                 self._check_records(exchange, verdict, run)
-            if exchange.operation == "GET" and exchange.query.get("id") in self._refused_devices:
+            if exchange.operation == "GET" and exchange.query.get("id") in self._refused_devices \
+                    and not verdict.problems and exchange.status != 401:
                 run(unknown_device_stays_unknown, exchange)
             self._remember(exchange, verdict, token)
             self._checked += 1
