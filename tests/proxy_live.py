@@ -104,7 +104,9 @@ def walk(session: requests.Session, url: str, params: dict[str, Any] | None = No
     """Every page met following ``next`` from ``url`` (bounded), as JSON bodies."""
     pages: list[dict[str, Any]] = []
     next_url: str | None = url
-    while next_url and len(pages) < MAX_PAGES:
+    visited: set[str] = set()
+    while next_url and next_url not in visited and len(pages) < MAX_PAGES:  # a client stops at a loop
+        visited.add(next_url)
         answer = session.get(next_url, params=params if not pages else None, timeout=HTTP_SECONDS)
         if answer.status_code != 200 or "json" not in answer.headers.get("Content-Type", ""):
             break
