@@ -121,6 +121,14 @@ def count_grows_by_writes(exchange: Exchange, before: int, written: int, exact: 
     return None
 
 
+@claim
+def device_count_never_decreases(exchange: Exchange, device_id: str, before: int) -> str | None:
+    now = exchange.payload.get("count")
+    if isinstance(now, int) and now < before:
+        return f"device {device_id!r} had {before} records earlier in this run, now count = {now}"
+    return None
+
+
 def _ids(exchange: Exchange) -> list[Any]:
     return [record.get("id") if isinstance(record, dict) else record for record in exchange.results]
 

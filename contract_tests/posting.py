@@ -46,6 +46,14 @@ def created_id_is_fresh(exchange: Exchange, seen: set[str]) -> str | None:
 
 
 @claim
+def server_owned_fields_ignored(exchange: Exchange, sent: dict[str, Any]) -> str | None:
+    for key in SERVER_OWNED:
+        if key in sent and key in exchange.payload and exchange.payload[key] == sent[key]:
+            return f"the server kept the client's {key} = {sent[key]!r}; server-owned fields must be ignored"
+    return None
+
+
+@claim
 def device_name_from_inventory(exchange: Exchange, device: Device) -> str | None:
     for key, known in (("device_name", device.name), ("device_serial", device.serial)):
         if known is not None and key in exchange.payload and exchange.payload[key] != known:

@@ -28,7 +28,8 @@ from .paging import (
     walk_visits_each_record_once,
 )
 from .posting import create, reserve_one
-from .records import IMMUTABLE, REFRESHABLE, Search, find_records, first_difference, record_difference
+from .records import find_records
+from .refreshing import refresh_is_what_later_gets_show, refresh_keeps_what_it_does_not_own
 from .runconfig import RunConfig, WriteBudget
 from .strategies import query_params, scaled_examples, unknown_device_ids
 
@@ -124,21 +125,6 @@ def test_device_filter_matches_the_whole_id(api: ApiClient, inventory: Inventory
                 check_page(exchange, params)
 
 
-@claim
-def refresh_is_what_later_gets_show(exchange: Exchange, search: Search) -> str | None:
-    for record in exchange.results:
-        listed = search.found.get(record.get("id"))
-        if listed is None:
-            if search.complete:
-                return f"record {record.get('id')!r}, returned by the refresh, is missing from a later GET"
-            continue
-        difference = record_difference(record, listed)
-        if difference:
-            return (f"record {record.get('id')!r}: a later GET differs from what update_status=true returned "
-                    f"without a later updated_at: {difference}")
-    return None
-
-
 @pytest.mark.refreshes
 @settings(max_examples=scaled_examples(0.3))
 @given(data=st.data())
@@ -169,28 +155,6 @@ def test_unknown_route_answers_json(api: ApiClient) -> None:
 
 #: What the refresh test sends besides device_id and diagnostic_type: fields no status refresh owns.
 CLIENT_FIELDS = {"reported_by": "monitor@company.com", "performed_by": "tech@company.com", "priority": "high"}
-
-
-@claim
-def refresh_keeps_what_it_does_not_own(
-    exchange: Exchange, created: dict[str, Any], sent: dict[str, Any], listed: dict[str, Any] | None
-) -> str | None:
-    record_id = created.get("id")
-    if listed is None:
-        return f"record {record_id!r} is no longer listed for its device after update_status=true"
-    for key in IMMUTABLE:
-        difference = first_difference(created.get(key), listed.get(key), key)
-        if difference:
-            return f"record {record_id!r}, after update_status=true: {difference}"
-    for key, value in sent.items():
-        if key in REFRESHABLE:
-            continue
-        if key not in listed:
-            return f"record {record_id!r} lost {key} (sent on POST) after update_status=true"
-        difference = first_difference(value, listed[key], key)
-        if difference:
-            return f"record {record_id!r}, after update_status=true: {difference}"
-    return None
 
 
 @pytest.mark.writes

@@ -15,14 +15,11 @@ from hypothesis import strategies as st
 import schemas
 
 from . import claims
-from .checks import claim
 from .client import ApiClient, json_bytes
 from .discovery import Device
-from .exchange import Exchange
-from .posting import create, refusal_marker, refuse, reserve_one, sweep
+from .posting import create, refusal_marker, refuse, reserve_one, server_owned_fields_ignored, sweep
 from .runconfig import RunConfig, WriteBudget
 from .strategies import (
-    SERVER_OWNED,
     WRONG_VALUES,
     BadBody,
     Fault,
@@ -71,14 +68,6 @@ def test_documented_example_bodies_are_created(name: str, api: ApiClient, run: R
     body = copy.deepcopy(_documented_examples()[name])
     body.update(device_id=target.id, notes=f"{run.tag} {body.get('notes', '')}".rstrip())
     create(api, body, target)
-
-
-@claim
-def server_owned_fields_ignored(exchange: Exchange, sent: dict[str, Any]) -> str | None:
-    for key in SERVER_OWNED:
-        if key in exchange.payload and exchange.payload[key] == sent[key]:
-            return f"the server kept the client's {key} = {sent[key]!r}; server-owned fields must be ignored"
-    return None
 
 
 @pytest.mark.writes

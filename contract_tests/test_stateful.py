@@ -18,6 +18,7 @@ from .checks import claim
 from .client import ApiClient
 from .discovery import Inventory
 from .exchange import Exchange
+from .invariants import device_count_never_decreases
 from .paging import REFRESHED, check_page, get_page, page_count
 from .posting import check_created, refusal_marker, refuse, sweep
 from .records import IMMUTABLE, REFRESHABLE, device_records, first_difference, refreshed_since
@@ -41,14 +42,6 @@ class Created:
     sent: dict[str, Any]
     record: dict[str, Any]
     maybe_refreshed: bool = False
-
-
-@claim
-def device_count_never_decreases(exchange: Exchange, device_id: str, before: int) -> str | None:
-    now = page_count(exchange)
-    if now < before:
-        return f"device {device_id!r} had {before} records earlier in this run, now count = {now}"
-    return None
 
 
 @claim

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from contract_tests import checks, claims, invariants, paging, posting
+from contract_tests import checks, claims, invariants, paging, posting, refreshing
 from tests.test_links import anchors
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def test_expect_refuses_a_free_string() -> None:
 
 
 def test_claim_functions_of_the_suite_are_all_catalogued() -> None:
-    for module in (checks, invariants, paging, posting):
+    for module in (checks, invariants, paging, posting, refreshing):
         for name, function in inspect.getmembers(module, inspect.isfunction):
             if hasattr(function, "__wrapped__"):
                 assert name in claims.CATALOGUE, f"{module.__name__}.{name}"

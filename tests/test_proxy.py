@@ -4,6 +4,7 @@ nothing flagged on correct servers but the deliberate bad requests, each break n
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
@@ -12,10 +13,13 @@ import live
 import pytest
 import requests
 from contract_servers import reference
-from proxy_live import DELIBERATE_BAD_REQUESTS, RESOURCE, drive, proxied, violations
+from proxy_live import DELIBERATE_BAD_REQUESTS, RESOURCE, drive, proxied, proxied_in_process, violations
 
+from contract_tests import claims
+from contract_tests.contract_coverage import LOG
 from mockserver.proxy.app import create_app
 from mockserver.proxy.forward import rewrite_links
+from mockserver.proxy.scope import NOT_FROM_TRAFFIC
 from mockserver.proxy.traffic import TrafficChecker, observed
 
 TOKEN = "proxy-check-7c1e0b"
@@ -82,51 +86,25 @@ def test_rewrite_links_touches_only_page_links() -> None:
                          b' "results": [{"notes": "see http://up:1/api/v1/x/"}]}')
 
 
-#: Stateless breaks (one exchange shows them) and stateful ones the traffic of ``drive`` shows: the claims
-#: that may name each. A representative subset: each break costs a server and a proxy.
-BREAKS = {
-    "wrong-status-on-create": {"valid_body_is_201"},
-    "missing-field": {"body_matches_schema"},
-    "html-errors": {"content_type_is_json"},
-    "bad-datetime": {"body_matches_schema", "datetimes_parse"},
-    "non-utc-timestamps": {"timestamps_are_utc"},
-    "relative-next": {"body_matches_schema", "page_links_absolute_same_host"},
-    "error-body-not-object": {"body_is_json_object"},
-    "500-on-bad-json": {"no_server_error", "malformed_json_is_400"},
-    "limit-ignored": {"results_within_limit", "page_links_keep_query"},
-    "next-drops-filter": {"page_links_keep_query"},
-    "ignored-filter": {"results_match_device_filter"},
-    "no-previous": {"previous_set_past_the_first_page"},
-    "wrong-count": {"next_is_null_exactly_at_the_end", "page_size_consistent_with_count",
-                    "walk_visits_each_record_once"},
-    "updated-before-created": {"updated_not_before_created"},
-    "clock-behind": {"created_at_near_client_clock"},
-    "no-echo": {"created_echoes_fields_sent"},
-    "null-dropped-in-details": {"created_echoes_fields_sent"},
-    # Across exchanges.
-    "next-loops": {"next_links_progress", "next_is_null_exactly_at_the_end"},
-    "overlapping-pages": {"walk_visits_each_record_once"},
-    "skipping-pages": {"walk_visits_each_record_once"},
-    "lost-write": {"created_record_is_listed"},
-    "list-drops-fields": {"created_record_is_listed"},
-    "reused-ids": {"created_id_is_fresh"},
-    "stale-device-name": {"device_identity_consistent"},
-    "unstable-order": {"same_request_same_records", "walk_visits_each_record_once"},
-    "count-ignores-new": {"count_grows_by_writes"},
-}
+def _claims_run() -> Counter[str]:
+    """How often each claim has run in this process (over every operation and status)."""
+    return sum(LOG.checks.values(), Counter())
 
 
-@pytest.mark.parametrize("name", sorted(BREAKS))
-def test_each_break_is_flagged_by_its_claim(name: str, tmp_path: Path) -> None:
-    server = reference.start(TOKEN, [name])
-    try:
-        with proxied(server.base_url, log_path=tmp_path / "proxy.log") as proxy:
-            drive(proxy, TOKEN)
-            found = violations(proxy)
-    finally:
-        server.stop()
-    flagged = _claims(found, "response")
-    assert flagged & BREAKS[name], f"{name}: flagged {sorted(flagged)} ({found[:3]})"
+def test_every_claim_is_applied_to_traffic_or_listed_as_out_of_its_reach(
+        upstream: reference.RunningServer) -> None:
+    before = _claims_run()
+    with proxied_in_process(upstream.base_url) as proxy:
+        drive(proxy, TOKEN)
+    # A precedence claim names a refusal whose status lost to another fault's: only a wrong status runs it.
+    for status, body in ((404, b'{"device_id": "nowhere"}'), (422, b'{"device_id": "nowhere"}'),
+                         (404, b'{"device_id": "nowhere", "diagnostic_type": 7}')):
+        _check("POST", "/inventory_device_diags/", status, {"detail": "refused"}, body)
+    ran = {name for name, count in (_claims_run() - before).items() if count > 0}
+    ran.add(claims.SERVER_ANSWERS.name)  # named by the app when the upstream does not answer (tested below)
+    assert not ran & NOT_FROM_TRAFFIC.keys(), sorted(ran & NOT_FROM_TRAFFIC.keys())
+    missing = sorted(claims.CATALOGUE.keys() - ran - NOT_FROM_TRAFFIC.keys())
+    assert missing == [], missing
 
 
 def test_errors_turns_a_broken_answer_into_a_502_naming_the_claims(tmp_path: Path) -> None:
@@ -183,9 +161,11 @@ def test_the_admin_api_needs_the_admin_token_when_one_is_set(upstream: reference
 
 
 def _check(method: str, url: str, status: int, answer: object, body: bytes = b"",
-           authorization: str = f"Bearer {TOKEN}") -> list[tuple[str, str]]:
+           authorization: str = f"Bearer {TOKEN}", content_type: str = "application/json"
+           ) -> list[tuple[str, str]]:
     base = "http://up:1/api/v1"
-    exchange, verdict, token = observed(base, method, base + url, {"Authorization": authorization}, body,
+    headers = {"Authorization": authorization, "Content-Type": content_type}
+    exchange, verdict, token = observed(base, method, base + url, headers, body,
                                         status, [("Content-Type", "application/json")],
                                         json.dumps(answer).encode())
     found = TrafficChecker(base).check(exchange, verdict, token)
@@ -200,6 +180,30 @@ def test_a_refusal_of_a_bad_request_is_the_clients_fault() -> None:
         [("request", "request_body_matches_schema")]
     assert _check("POST", "/inventory_device_diags/", 201, refusal, b"{not json") == \
         [("request", "request_body_matches_schema"), ("response", "malformed_json_is_400")]
+    valid = b'{"device_id": "device-1", "diagnostic_type": "health_check"}'
+    assert _check("POST", "/inventory_device_diags/", 400, refusal, valid, content_type="text/plain") == \
+        [("request", "request_body_matches_schema")]
+
+
+def test_a_device_the_server_called_unknown_stays_unknown() -> None:
+    base, empty = "http://up:1/api/v1", {"count": 0, "next": None, "previous": None, "results": []}
+    checker = TrafficChecker(base)
+
+    def check(method: str, url: str, status: int, answer: object, body: bytes = b"",
+              authorization: str = f"Bearer {TOKEN}") -> list[str]:
+        exchange, verdict, token = observed(base, method, base + url, {"Authorization": authorization}, body,
+                                            status, [("Content-Type", "application/json")],
+                                            json.dumps(answer).encode())
+        return [violation.claim for violation in checker.check(exchange, verdict, token)]
+
+    body = b'{"device_id": "gone", "diagnostic_type": "maintenance"}'
+    assert check("POST", "/inventory_device_diags/", 404, {"detail": "no such device"}, body) == []
+    refused = check("GET", "/inventory_device_diags/?id=gone", 401, {"detail": "no token"}, authorization="")
+    assert refused == ["request_authenticated"]
+    assert check("GET", "/inventory_device_diags/?id=gone", 404, {"detail": "no such device"}) == []
+    assert check("GET", "/inventory_device_diags/?id=gone", 200, empty) == ["unknown_device_stays_unknown"]
+    created = check("POST", "/inventory_device_diags/", 201, {"detail": "created?"}, body)
+    assert created[0] == "unknown_device_is_404"
 
 
 def test_a_request_without_a_token_must_get_a_401() -> None:

@@ -81,6 +81,12 @@ def _wrapped(raw: bytes, body: object) -> bool:
     return isinstance(body, dict) and set(body) == {"data"} and isinstance(body["data"], str)
 
 
+def _case_variant(validator: object, value: object, allowed: object) -> bool:
+    """Whether a schema error is an enumerated value in another case ('Critical')."""
+    return validator == "enum" and isinstance(value, str) and isinstance(allowed, list) \
+        and value.lower() in {str(option).lower() for option in allowed}
+
+
 def _classify_body(raw: bytes, verdict: Verdict) -> None:
     try:
         body = json.loads(raw)
@@ -107,15 +113,23 @@ def _classify_body(raw: bytes, verdict: Verdict) -> None:
     elif error is not None:
         where = "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.path)
         verdict.problems.append((REQUEST_BODY_MATCHES_SCHEMA, f"at {where}: {error.message[:300]}"))
+        if _case_variant(error.validator, error.instance, error.validator_value):
+            verdict.expect({422}, claims.ENUM_CASE_VARIANT_IS_422,
+                           f"{error.instance!r} at {where}: an enumerated value in another case")
         verdict.expect({422}, claims.WRONG_TYPE_OR_FORMAT_IS_422,
                        f"a field of the wrong type or format at {where}")
     else:
         verdict.body = body
 
 
-def classify(method: str, on_resource: bool, query: str, authorization: str | None, body: bytes) -> Verdict:
+#: The media types a POST body may come in: JSON, and the form encoding of the (mock) ``data`` form.
+BODY_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
+
+
+def classify(method: str, on_resource: bool, query: str, authorization: str | None, body: bytes,
+             content_type: str | None = None) -> Verdict:
     """Check a request to the API against the documented shapes (``on_resource``: its path is the
-    resource's)."""
+    resource's; ``content_type``: the request's Content-Type header, if any)."""
     verdict = Verdict()
     if bearer_token(authorization) is None:
         verdict.authenticated = False
@@ -130,7 +144,13 @@ def classify(method: str, on_resource: bool, query: str, authorization: str | No
         if problem:
             verdict.problems.append((REQUEST_QUERY_DOCUMENTED, problem))
     else:
-        _classify_body(body, verdict)
+        media_type = (content_type or "").split(";", 1)[0].strip().lower()
+        if media_type and media_type not in BODY_MEDIA_TYPES and not media_type.endswith("+json"):
+            # Outside the documented shapes, but no rule of the contract says which refusal it gets.
+            verdict.problems.append((REQUEST_BODY_MATCHES_SCHEMA, f"the body is sent as {media_type!r}, "
+                                                                  "not as application/json"))
+        else:
+            _classify_body(body, verdict)
     if not verdict.authenticated:
         # The token is checked first: a request both unauthenticated and malformed is a 401 too.
         rule = claims.AUTH_CHECKED_FIRST if len(verdict.problems) > 1 else claims.UNAUTHENTICATED_IS_401
