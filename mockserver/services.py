@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,8 @@ class Services:
     #: The fixture file the data being served was read from; None for generated data (after a reset
     #: with a seed too).
     fixtures_path: str | None = None
+    #: Encoded pages by request, each with the store's ``version`` it was made from (``api.resource``).
+    pages: dict[Hashable, tuple[int, bytes]] = field(default_factory=dict)
 
 
 def init_app(app: Flask) -> None:
