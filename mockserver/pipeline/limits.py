@@ -149,11 +149,15 @@ def header_sizes(environ: Environ) -> dict[str, int]:
 def header_bytes(environ: Environ) -> int:
     """The sum of ``header_sizes``, without the dictionary (every request asks it)."""
     total = 0
-    for key, value in environ.items():
-        if key[:5] == HTTP_PREFIX:
+    for key in environ:
+        # Most keys are not headers, and a first letter is cheaper to look at than a prefix.
+        if key[:1] == "H" and key.startswith(HTTP_PREFIX):
+            value = environ[key]
             if isinstance(value, str):
                 total += len(key) - len(HTTP_PREFIX) + len(value) + HEADER_LINE_OVERHEAD
-        elif key in UNPREFIXED_HEADERS and isinstance(value, str):
+    for key in UNPREFIXED_HEADERS:
+        value = environ.get(key)
+        if isinstance(value, str):
             total += len(key) + len(value) + HEADER_LINE_OVERHEAD
     return total
 
