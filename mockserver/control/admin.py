@@ -58,7 +58,7 @@ class ResetGate:
     """A readers-writer lock: requests share it, a reset holds it alone (and goes first once waiting)."""
 
     def __init__(self) -> None:
-        self._condition = threading.Condition()
+        self._condition = threading.Condition(threading.Lock())  # never re-entered: a plain lock is cheaper
         self._readers = 0
         self._writer_waiting = 0
         self._writing = False

@@ -55,15 +55,25 @@ class GuardedStore:
         attribute = getattr(self.inner, name)
         if not callable(attribute):
             return attribute
+        guarded = self._guarded(name)
+        # Kept on this object, so that the next look-up is a plain attribute's (each call still finds the
+        # inner store's method anew).
+        setattr(self, name, guarded)
+        return guarded
+
+    def _guarded(self, name: str) -> Any:
+        inner = self.inner
+        is_write, is_final = name in WRITES, name in FINAL_WRITES
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
+            attribute = getattr(inner, name)
             deadline = current_deadline()
             if deadline is None:
                 return attribute(*args, **kwargs)
             deadline.check()
-            if name not in WRITES:
+            if not is_write:
                 return attribute(*args, **kwargs)
-            if name in FINAL_WRITES:
+            if is_final:
                 deadline.state = Deadline.COMMITTED
             try:
                 result = attribute(*args, **kwargs)
