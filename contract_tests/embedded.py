@@ -80,7 +80,8 @@ def running_mock(seed: int, token: str) -> Iterator[str]:
     port = free_port()
     base_url = f"http://{HOST}:{port}/api/v1"
     command = [sys.executable, "-m", "mockserver", "serve", "--host", HOST, "--port", str(port),
-               "--seed", str(seed), "--token", token]
+               # One argument: a generated token may begin with "-", which argparse would take for an option.
+               "--seed", str(seed), f"--token={token}"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
                                                                       os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="diags-kit-mock-") as folder:

@@ -7,8 +7,8 @@ them one way, ``services_of(app)`` (in a view: ``services_of(current_app)``).
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +48,8 @@ class Services:
     #: The fixture file the data being served was read from; None for generated data (after a reset
     #: with a seed too).
     fixtures_path: str | None = None
+    #: Encoded pages by request, each with the store's ``version`` it was made from (``api.resource``).
+    pages: dict[Hashable, tuple[int, bytes]] = field(default_factory=dict)
 
 
 def init_app(app: Flask) -> None:

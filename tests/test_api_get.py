@@ -309,3 +309,44 @@ def test_two_apps_with_the_same_seed_answer_the_same_bytes(
     assert first.status_code == second.status_code == other.status_code == 200
     assert first.data == second.data
     assert first.data != other.data
+
+
+def test_a_page_asked_again_is_kept_until_the_data_changes(app: Flask, client: FlaskClient,
+                                                            auth: dict[str, str]) -> None:
+    """The in-memory store's pages are kept (``Services.pages``) and dropped by every change of the data."""
+    first = get(client, auth, limit=3)
+    assert get(client, auth, limit=3).data == first.data
+    assert len(services_of(app).pages) == 1
+    created = client.post(RESOURCE, headers=auth, json={"device_id": fixtures.DOCUMENTED_DEVICE_ID,
+                                                        "diagnostic_type": "maintenance"})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    after = page_ok(get(client, auth, limit=3))
+    assert after["count"] == first.get_json()["count"] + 1
+    added = client.post("/__admin/devices", json={"id": "d-kept", "name": "K", "serial": "K1"})
+    assert added.status_code == 201
+    assert page_ok(get(client, auth, id="d-kept"))["count"] == 0
+    assert client.post("/__admin/reset").status_code == 200
+    assert get(client, auth, limit=3).data == first.data
+    assert_error(get(client, auth, id="d-kept"), 404)
+
+
+def test_a_status_refresh_is_never_kept(client: FlaskClient, auth: dict[str, str]) -> None:
+    """``update_status=true`` runs every time: its writes, and a fault armed since the last one."""
+    refresh = {"id": fixtures.DOCUMENTED_DEVICE_ID, "update_status": "true", "limit": 1}
+    assert get(client, auth, **refresh).status_code == 200
+    fault = {"method": "GET", "path": RESOURCE, "helper_error": True, "times": 1}
+    assert client.post("/__admin/faults", json=fault).status_code == 201
+    assert_error(get(client, auth, **refresh), 500)
+    assert get(client, auth, **refresh).status_code == 200
+
+
+def test_pages_of_a_database_show_what_another_worker_wrote(tmp_path: Any, auth: dict[str, str]) -> None:
+    """A database is changed by other workers too: its pages are made afresh for every request."""
+    config = {"TESTING": True, "DIAGS_TOKENS": [auth["Authorization"].split()[1]],
+              "DIAGS_DB": str(tmp_path / "shared.db")}
+    one, other = create_app(config).test_client(), create_app(config).test_client()
+    before = page_ok(get(one, auth, limit=1))
+    created = other.post(RESOURCE, headers=auth, json={"device_id": fixtures.DOCUMENTED_DEVICE_ID,
+                                                       "diagnostic_type": "maintenance"})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert page_ok(get(one, auth, limit=1))["count"] == before["count"] + 1

@@ -368,3 +368,27 @@ def test_a_device_total_always_matches_its_records_while_others_write(store: Sto
     count, page = store.page("device-00001", 0, 1000)
     assert count == len(page) == 3 + writers_count * per_writer // 2
     assert len(set(ids(page))) == count
+
+
+def test_the_version_moves_with_every_change_of_the_data_and_only_then(store: Store) -> None:
+    """Pages are kept while the version stays (``api.resource``): a store shared with others says None."""
+    first = store.version()
+    if not isinstance(store, MemoryStore):
+        assert first is None  # another worker or instance changes a database without this process knowing
+        return
+    store.page(None, 0, 10), store.page_json("device-00001", 0, 10), store.device("device-00001")
+    store.get("diag-001"), store.latest("device-00001", "health_check"), store.next_refresh("diag-001")
+    store.devices(), store.stats()
+    assert store.version() == first
+    changes: list[Callable[[], object]] = [
+        lambda: store.create(new_fields()),
+        lambda: store.update("diag-002", {"status": "closed"}),
+        lambda: store.add_device(device(4)),
+        lambda: store.reset({"devices": [device(1)], "diagnostics": [record(1, 1)]}),
+        lambda: store.load([device(2)], [("diag-009", "device-00002", pack(record(9, 2)))]),
+    ]
+    seen = [first]
+    for change in changes:
+        change()
+        seen.append(store.version())
+    assert len(set(seen)) == len(seen), seen

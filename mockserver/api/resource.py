@@ -39,6 +39,8 @@ MAX_IGNORED_SHOWN = 20
 #: What ``status`` a new record gets when the client sends none.
 DEFAULT_STATUS = {"health_check": "ok", "maintenance": "scheduled", "issue_report": "open"}
 FALLBACK_STATUS = "open"
+#: Encoded pages kept at most (``Services.pages``), each of at most the maximum page size.
+KEPT_PAGES = 64
 
 
 def _refresh(services: Services, query: ListQuery, broken_by: str | None) -> None:
@@ -55,6 +57,8 @@ def _refresh(services: Services, query: ListQuery, broken_by: str | None) -> Non
 
 def ignored_parameter_headers(req: Request) -> dict[str, str]:
     """(mock) A GET's header naming the query parameters the API does not have, which it ignored."""
+    if not req.query_string:
+        return {}  # and the query need not be parsed
     ignored = ignored_parameters(req.args)
     if not ignored:
         return {}
@@ -78,18 +82,33 @@ def list_page(services: Services, config: Mapping[str, Any], req: Request) -> by
     """The answer to ``GET``: a page of the records the query asks for, as JSON.
 
     A refresh (``update_status=true``) asks the request whether an injected fault breaks the helpers.
+    Any other page is a function of the URL, the query string, the page sizes and the stored data: with
+    a store that says when its data changes (``Store.version``), it is kept until then.
     """
+    store = services.store
+    version = store.version()
+    if version is not None:
+        key = (base_url(req), req.query_string, config["DIAGS_PAGE_SIZE"], config["DIAGS_MAX_PAGE_SIZE"])
+        kept = services.pages.get(key)
+        if kept is not None and kept[0] == version:
+            return kept[1]
     args = req.args
     query = parse_list_query(args, config["DIAGS_PAGE_SIZE"], config["DIAGS_MAX_PAGE_SIZE"])
-    if query.device_id is not None and services.store.device(query.device_id) is None:
+    if query.device_id is not None and store.device(query.device_id) is None:
         raise not_found(f"No device with id {query.device_id!r} in the inventory.")
     if query.update_status:
         _refresh(services, query, helper_fault(req.environ))
-    count, results = services.store.page_json(query.device_id, query.offset, query.limit)
+    count, results = store.page_json(query.device_id, query.offset, query.limit)
     next_url, previous_url = page_links(base_url(req), list(args.items(multi=True)), query, count)
     # The stored records are JSON already: they go into the page as they are, not parsed and re-written.
     page = [orjson.Fragment(result) for result in results]
-    return orjson.dumps({"count": count, "next": next_url, "previous": previous_url, "results": page})
+    body = orjson.dumps({"count": count, "next": next_url, "previous": previous_url, "results": page})
+    # Kept only if the data did not change meanwhile; never a refresh's (it writes, and faults may break it).
+    if version is not None and not query.update_status and store.version() == version:
+        if len(services.pages) >= KEPT_PAGES:
+            services.pages.clear()
+        services.pages[key] = (version, body)
+    return body
 
 
 def new_record(fields: dict[str, Any], device: Device, now: str) -> Record:

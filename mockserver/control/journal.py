@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -33,6 +34,7 @@ KNOWN_SCHEMES = OTHER_SCHEMES | {"bearer"}
 RESOURCE_PATH = API_PREFIX + "/inventory_device_diags"
 
 
+@lru_cache(maxsize=64)
 def mask_authorization(header: str | None) -> str | None:
     """``Bearer YOUR…`` for ``Bearer YOUR_API_TOKEN``: the scheme, and never the whole token."""
     if header is None:

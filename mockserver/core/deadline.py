@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 
 from .responses import ApiError, unavailable
@@ -67,14 +65,24 @@ def current_deadline() -> Deadline | None:
     return _CURRENT_DEADLINE.get()
 
 
-@contextmanager
-def deadline_scope(deadline: Deadline) -> Iterator[Deadline]:
-    """Within the block, ``deadline`` is the current request's."""
-    token = _CURRENT_DEADLINE.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _CURRENT_DEADLINE.reset(token)
+class deadline_scope:
+    """Within the block, ``deadline`` is the current request's.
+
+    A class named like a function: every request enters one, and a generator-based context manager
+    costs five times as much.
+    """
+
+    __slots__ = ("deadline", "token")
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+
+    def __enter__(self) -> Deadline:
+        self.token = _CURRENT_DEADLINE.set(self.deadline)
+        return self.deadline
+
+    def __exit__(self, *exc_info: object) -> None:
+        _CURRENT_DEADLINE.reset(self.token)
 
 
 def wait_within_deadline(seconds: float) -> None:

@@ -22,7 +22,7 @@ class ResetGate:
     """A readers-writer lock: requests share it, a reset holds it alone (and goes first once waiting)."""
 
     def __init__(self) -> None:
-        self._condition = threading.Condition()
+        self._condition = threading.Condition(threading.Lock())  # never re-entered: a plain lock is cheaper
         self._readers = 0
         self._writer_waiting = 0
         self._writing = False
@@ -30,7 +30,8 @@ class ResetGate:
     def enter(self, timeout: float | None = None) -> bool:
         """Join the readers; ``False`` if a reset still holds the gate after ``timeout`` seconds."""
         with self._condition:
-            if not self._condition.wait_for(lambda: not self._writing and not self._writer_waiting, timeout):
+            if (self._writing or self._writer_waiting) and not self._condition.wait_for(
+                    lambda: not self._writing and not self._writer_waiting, timeout):
                 return False
             self._readers += 1
             return True
@@ -38,7 +39,8 @@ class ResetGate:
     def leave(self) -> None:
         with self._condition:
             self._readers -= 1
-            self._condition.notify_all()
+            if self._writer_waiting:  # only a reset waits for the readers to leave
+                self._condition.notify_all()
 
     @contextmanager
     def exclusive(self, timeout: float = RESET_WAIT_SECONDS) -> Iterator[None]:

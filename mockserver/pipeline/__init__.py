@@ -60,10 +60,15 @@ def build(app: Flask, last: Handler) -> dict[str, Handler]:
 
 def _wire_headers(reply: Reply, method: str) -> list[tuple[str, str]]:
     headers = reply.headers
-    given = any(name.lower() == "content-length" for name, _ in headers)
+    given = False
+    for name, _ in headers:
+        if name.lower() == "content-length":
+            given = True
+            break
     if reply.status == 304 or (method == "HEAD" and given):
         return headers  # Flask sized them: a HEAD answer announces the length of the GET's body
-    headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
+    if given:
+        headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
     if reply.dropped:
         # Announced and never sent: the server closes the connection with the answer incomplete.
         return [*headers, ("Content-Length", str(DROPPED_LENGTH))]
@@ -87,7 +92,7 @@ class Pipeline:
             reply = self.handle(request)
         except Exception:  # a stage outside the errors stage failed
             reply = errors.crash(request.method, request.path).reply()
-        start_response(STATUS_LINES.get(reply.status, f"{reply.status} UNKNOWN"),
+        start_response(STATUS_LINES.get(reply.status) or f"{reply.status} UNKNOWN",
                        _wire_headers(reply, request.method))
         if reply.dropped:
             return _nothing()

@@ -55,15 +55,25 @@ class GuardedStore:
         attribute = getattr(self.inner, name)
         if not callable(attribute):
             return attribute
+        guarded = self._guarded(name)
+        # Kept on this object, so that the next look-up is a plain attribute's (each call still finds the
+        # inner store's method anew).
+        setattr(self, name, guarded)
+        return guarded
+
+    def _guarded(self, name: str) -> Any:
+        inner = self.inner
+        is_write, is_final = name in WRITES, name in FINAL_WRITES
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
+            attribute = getattr(inner, name)
             deadline = current_deadline()
             if deadline is None:
                 return attribute(*args, **kwargs)
             deadline.check()
-            if name not in WRITES:
+            if not is_write:
                 return attribute(*args, **kwargs)
-            if name in FINAL_WRITES:
+            if is_final:
                 deadline.state = Deadline.COMMITTED
             try:
                 result = attribute(*args, **kwargs)
@@ -146,6 +156,22 @@ def header_sizes(environ: Environ) -> dict[str, int]:
     return sizes
 
 
+def header_bytes(environ: Environ) -> int:
+    """The sum of ``header_sizes``, without the dictionary (every request asks it)."""
+    total = 0
+    for key in environ:
+        # Most keys are not headers, and a first letter is cheaper to look at than a prefix.
+        if key[:1] == "H" and key.startswith(HTTP_PREFIX):
+            value = environ[key]
+            if isinstance(value, str):
+                total += len(key) - len(HTTP_PREFIX) + len(value) + HEADER_LINE_OVERHEAD
+    for key in UNPREFIXED_HEADERS:
+        value = environ.get(key)
+        if isinstance(value, str):
+            total += len(key) + len(value) + HEADER_LINE_OVERHEAD
+    return total
+
+
 def _header_name(key: str) -> str:
     return key.removeprefix(HTTP_PREFIX).replace("_", "-").title()
 
@@ -169,9 +195,9 @@ def check_request_head(environ: Environ, config: Mapping[str, Any]) -> None:
         except UnicodeError:
             raise ApiError(400, "The query string is not valid UTF-8: percent-encode its bytes.") from None
     max_headers = int(config["DIAGS_MAX_HEADER_BYTES"])
-    sizes = header_sizes(environ)
-    total = sum(sizes.values())
+    total = header_bytes(environ)
     if total > max_headers:
+        sizes = header_sizes(environ)
         largest = max(sizes, key=sizes.__getitem__)
         raise ApiError(431, f"The request headers total {total} bytes, over the limit of {max_headers} bytes "
                             f"(the largest is {_header_name(largest)}, {sizes[largest]} bytes).")

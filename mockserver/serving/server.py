@@ -123,7 +123,7 @@ def rsgi_app() -> RsgiBridge:
 def serve(options: ServerOptions) -> None:
     """Serve until SIGINT or SIGTERM."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
     from granian.http import HTTP1Settings
 
     os.environ[CONFIG_VARIABLE] = json.dumps({**options.app_config, "DIAGS_ACCESS_LOG": options.access_log,
@@ -138,6 +138,9 @@ def serve(options: ServerOptions) -> None:
         port=options.port,
         workers=options.workers,
         websockets=False,
+        # granian picks uvloop, which the mock installs (but on Windows), over asyncio: a request's hand-over
+        # from granian's I/O thread to the event loop costs the mock and the bare app ~20 us less.
+        loop=Loops.auto,
         http1_settings=HTTP1Settings(max_buffer_size=options.http1_buffer_bytes),
         # The mock writes its access log itself (access_log.py): granian's costs a quarter of a page.
         log_access=False,

@@ -3,7 +3,8 @@
 Records are kept in creation order, serialized (compact bytes cost a fraction of a dict's
 memory, which matters at a million records), with an index per device, so that a page costs
 O(limit) whether it is filtered or not. One lock makes every operation atomic under the
-server's threads.
+server's threads. Every change happens here, in this process, and counts one more ``version``
+under the same lock, so what is made from the data (an encoded page) can be kept until then.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._last_sequence = 0
         self._seed: int | None = None
+        self._version = 0
         self.reset(fixture or {"devices": [], "diagnostics": []})
 
     def reset(self, fixture: dict[str, Any], seed: int | None = None) -> None:
@@ -75,6 +77,11 @@ class MemoryStore:
             self._by_device = by_device
             self._last_sequence = last_sequence
             self._refreshes: dict[str, int] = {}
+            self._version += 1
+
+    def version(self) -> int:
+        """One more after every change of the devices or records (``Store.version``)."""
+        return self._version
 
     def image(self) -> StoreImage:
         """The store's structures as they are, for ``storage.images`` to write (not copies: keep still)."""
@@ -108,6 +115,7 @@ class MemoryStore:
         with self._lock:
             self._devices[device["id"]] = dict(device)
             self._by_device.setdefault(device["id"], [])
+            self._version += 1
         return dict(device)
 
     def page(self, device_id: str | None, offset: int, limit: int) -> tuple[int, list[Record]]:
@@ -144,6 +152,7 @@ class MemoryStore:
             self._positions[record_id] = len(self._records)
             self._by_device.setdefault(record["device_id"], []).append(len(self._records))
             self._records.append(raw)
+            self._version += 1
         return orjson.loads(raw)
 
     def update(self, record_id: str, changes: Record) -> Record:
@@ -154,6 +163,7 @@ class MemoryStore:
             record.update(changes)
             raw = pack(record)
             self._records[position] = raw
+            self._version += 1
         return orjson.loads(raw)
 
     def latest(self, device_id: str, diagnostic_type: str) -> Record | None:

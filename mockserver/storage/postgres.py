@@ -422,6 +422,10 @@ class PostgresStore:
                 "SET count = refreshes.count + 1 RETURNING count", (record_id,)).fetchone()
         return int(row[0])
 
+    def version(self) -> None:
+        """None: other instances change the data without this process knowing (``Store.version``)."""
+        return None
+
     def stats(self) -> dict[str, int]:
         with self.database.read() as connection:
             devices = connection.execute("SELECT count(*) FROM devices").fetchone()[0]

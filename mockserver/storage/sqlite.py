@@ -365,6 +365,10 @@ class SqliteStore:
                 "RETURNING count", (record_id,)).fetchall()[0]
         return int(row[0])
 
+    def version(self) -> None:
+        """None: other workers change the data without this process knowing (``Store.version``)."""
+        return None
+
     def stats(self) -> dict[str, int]:
         with self.database.read() as connection:
             devices = connection.execute("SELECT count(*) FROM devices").fetchone()[0]
