@@ -386,6 +386,7 @@ def test_the_version_moves_with_every_change_of_the_data_and_only_then(store: St
         lambda: store.add_device(device(4)),
         lambda: store.reset({"devices": [device(1)], "diagnostics": [record(1, 1)]}),
         lambda: store.load([device(2)], [("diag-009", "device-00002", pack(record(9, 2)))]),
+        lambda: store.restore(store.image()),  # a reset from a cached image
     ]
     seen = [first]
     for change in changes:

@@ -101,6 +101,7 @@ class MemoryStore:
             self._by_device = by_device
             self._last_sequence = max(self._last_sequence, last_sequence)
             self._refreshes = {}
+            self._version += 1
 
     def device(self, device_id: str) -> Device | None:
         device = self._devices.get(device_id)
