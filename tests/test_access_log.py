@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from typing import Any
 
 import pytest
@@ -73,3 +74,39 @@ def test_the_app_logs_nothing_unless_asked(capsys: pytest.CaptureFixture[str]) -
     assert not isinstance(app.wsgi_app.handlers["access log"], access_log.Logged)  # type: ignore[attr-defined]
     app.test_client().get(RESOURCE, headers=AUTH)
     assert capsys.readouterr().out == ""
+
+
+def test_a_path_is_logged_as_it_went_on_the_wire_so_it_cannot_forge_a_line() -> None:
+    app, stream = _logged_app()
+    # What a server hands over for /a%20b%22%0A[x]%C3%A9: the decoded bytes, as latin-1 characters.
+    path = "/a b\"\n[x]\u00e9".encode().decode("latin-1")
+    app.test_client().get("/", environ_overrides={"PATH_INFO": path})
+    assert [line[2] for line in _lines(stream)] == ["/a%20b%22%0A%5Bx%5D%C3%A9"]
+
+
+class FlushCountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_lines_are_flushed_in_batches_soon_after_they_are_written() -> None:
+    stream = FlushCountingStream()
+    log = access_log.AccessLog(stream=stream)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/x", "SERVER_PROTOCOL": "HTTP/1.1"}
+    for _ in range(100):
+        log.write(environ, "200", time.perf_counter())
+    waited_until = time.monotonic() + 5
+    while stream.flushes == 0 and time.monotonic() < waited_until:
+        time.sleep(0.01)
+    assert 1 <= stream.flushes < 100
+    assert len(stream.getvalue().splitlines()) == 100
+    flushes = stream.flushes
+    log.write(environ, "200", time.perf_counter())  # a line alone is flushed too, with no other to push it
+    while stream.flushes == flushes and time.monotonic() < waited_until:
+        time.sleep(0.01)
+    assert stream.flushes > flushes

@@ -162,7 +162,7 @@ def test_a_body_at_the_limit_is_taken_and_one_byte_more_is_a_413(
         return client.post(
             RESOURCE,
             input_stream=io.BytesIO(body),
-            headers={**auth, "Content-Type": "application/json"},
+            headers={**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
             environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True},
         )
 

@@ -19,14 +19,17 @@ import live
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mockserver.api.resource import RESOURCE as RESOURCE_NAME
 from mockserver.control import admin
 from mockserver.core.config import API_PREFIX
-from mockserver.core.wsgi import Environ, StartResponse
+from mockserver.core.wsgi import HEADER_BYTES_KEY, Environ, StartResponse, call_wsgi
+from mockserver.pipeline.limits import header_bytes
 from mockserver.services import services_of
 from mockserver.serving import server
-from mockserver.serving.rsgi_bridge import RsgiBridge, call_wsgi
+from mockserver.serving.rsgi_bridge import RsgiBridge
 
 STALL = object()  # a body part that never arrives
 RESOURCE = API_PREFIX + RESOURCE_NAME
@@ -176,6 +179,18 @@ def test_a_header_value_that_granian_withholds_gets_a_json_400_and_never_reaches
 def test_one_key_for_two_header_names_is_not_a_withheld_value() -> None:
     headers = FakeHeaders([("x-a", "1"), ("x_a", "2")])
     assert serve(bridge(), FakeScope(headers=headers), FakeProtocol())["HTTP_X_A"] == "1,2"
+
+
+HEADER_NAMES = st.sampled_from(["host", "x-a", "x_a", "cookie", "content-type", "content-length", "accept"])
+HEADER_VALUES = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)
+
+
+@given(st.lists(st.tuples(HEADER_NAMES, HEADER_VALUES), max_size=8))
+def test_the_header_bytes_the_bridge_counts_are_those_the_limits_count_from_the_environ(
+        pairs: list[tuple[str, str]]) -> None:
+    environ = bridge().environ(FakeScope(headers=FakeHeaders(pairs)))
+    counted = environ.pop(HEADER_BYTES_KEY)
+    assert counted == header_bytes(environ)
 
 
 def test_a_body_is_read_whole_before_the_app_runs() -> None:

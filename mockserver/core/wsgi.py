@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+#: A whole answer, as a server sends it: status, headers, body.
+Answer = tuple[int, list[tuple[str, str]], bytes]
 
 JSON_HEADERS = (("Content-Type", "application/json"),)
 
@@ -54,6 +56,12 @@ BODY_KEY = "diags.body"
 FAULTS_KEY = "diags.faults"
 #: ``helper_fault()``: the id of a fault that breaks the diagnostic helpers for this request, if any.
 HELPER_FAULT_KEY = "diags.helper_fault"
+#: The request headers' bytes on the wire, as ``pipeline.limits.header_bytes`` counts them from the
+#: environ, when the server counted them as it built the environ (the mock's own server does), so the
+#: limits stage need not count again.
+HEADER_BYTES_KEY = "diags.header_bytes"
+#: What a header line adds to its name and value: ``: `` and the line end.
+HEADER_LINE_OVERHEAD = len(": \r\n")
 
 
 class HasEnviron(Protocol):
@@ -93,7 +101,7 @@ def helper_fault(environ: Environ) -> str | None:
     return ask()
 
 
-def call_wsgi(app: WsgiApp, environ: Environ) -> tuple[int, list[tuple[str, str]], bytes]:
+def call_wsgi(app: WsgiApp, environ: Environ) -> Answer:
     """Run ``app`` on ``environ``: its status, headers and whole body."""
     started: list[Any] = []
     written: list[bytes] = []
@@ -115,3 +123,12 @@ def call_wsgi(app: WsgiApp, environ: Environ) -> tuple[int, list[tuple[str, str]
     if written:
         body = b"".join(written) + body
     return int(started[0][:3]), started[1], body
+
+
+def answerer(app: WsgiApp) -> Callable[[Environ], Answer]:
+    """How to get ``app``'s whole answer to an environ: its own ``answer`` if it has one (the mock's
+    pipeline), else ``call_wsgi``."""
+    answer: Callable[[Environ], Answer] | None = getattr(app, "answer", None)
+    if answer is not None:
+        return answer
+    return lambda environ: call_wsgi(app, environ)

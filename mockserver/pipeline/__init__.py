@@ -8,18 +8,20 @@ first, once per app; nothing else decides the order. A stage that the settings t
 module here, or beside the feature it serves) and give it its place in ``STAGES``.
 
 ``Pipeline`` is the app's WSGI entry (``app.wsgi_app``): it makes the request object, runs the
-stages, and writes the reply, or, for a dropped connection, its headers and none of its body.
+stages, and writes the reply, or, for a dropped connection, its headers and none of its body. A
+server that can take an answer whole (``core.wsgi.Answer``, as the mock's own server does) calls
+``Pipeline.answer`` instead, and skips WSGI's ``start_response`` and body iterable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from flask import Flask
+from flask import Flask, Request
 from werkzeug.http import HTTP_STATUS_CODES
 
 from ..control import admin, faults, journal
-from ..core.wsgi import Environ, Handler, Reply, Stage, StartResponse
+from ..core.wsgi import Answer, Environ, Handler, Reply, Stage, StartResponse
 from . import access_log, auth, cors, errors, limits, strict
 from .router import router
 
@@ -85,13 +87,27 @@ class Pipeline:
         self.handlers = build(app, router(app, app.wsgi_app))
         self.handle = next(iter(self.handlers.values()))
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        request = self.app.request_class(environ)
+    def reply(self, environ: Environ) -> tuple[Request, Reply]:
+        """The request made of ``environ``, and the stages' reply to it."""
+        # Not kept in the environ (``populate_request``): the two would hold each other, and every
+        # request's objects would wait for the garbage collector instead of going at once.
+        request = self.app.request_class(environ, populate_request=False)
         request.max_content_length = self.app.config.get("MAX_CONTENT_LENGTH")
         try:
-            reply = self.handle(request)
+            return request, self.handle(request)
         except Exception:  # a stage outside the errors stage failed
-            reply = errors.crash(request.method, request.path).reply()
+            return request, errors.crash(request.method, request.path).reply()
+
+    def answer(self, environ: Environ) -> Answer:
+        """The reply as a server sends it: status, headers, and the body (empty when none is sent)."""
+        request, reply = self.reply(environ)
+        headers = _wire_headers(reply, request.method)
+        if reply.dropped or request.method == "HEAD" or reply.status in (204, 304):
+            return reply.status, headers, b""
+        return reply.status, headers, reply.body
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        request, reply = self.reply(environ)
         start_response(STATUS_LINES.get(reply.status) or f"{reply.status} UNKNOWN",
                        _wire_headers(reply, request.method))
         if reply.dropped:

@@ -33,7 +33,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..core.config import ADMIN_PREFIX, PATH_SAFE
 from ..core.deadline import Deadline, current_deadline, deadline_scope
 from ..core.responses import ApiError
-from ..core.wsgi import Environ, Handler, Reply
+from ..core.wsgi import HEADER_BYTES_KEY, HEADER_LINE_OVERHEAD, Environ, Handler, Reply
 from ..services import services_of
 from ..storage.base import Store, StoreBusy
 
@@ -42,7 +42,6 @@ WRITES = frozenset({"create", "update", "next_refresh", "add_device", "reset", "
 FINAL_WRITES = frozenset({"create", "add_device", "reset", "load"})
 HTTP_PREFIX = "HTTP_"
 UNPREFIXED_HEADERS = ("CONTENT_TYPE", "CONTENT_LENGTH")
-HEADER_LINE_OVERHEAD = len(": \r\n")
 
 
 class GuardedStore:
@@ -125,7 +124,9 @@ def timeout_stage(app: Flask, next_handler: Handler) -> Handler:
     def within_deadline(request: Request) -> Reply:
         environ = request.environ
         limit = config.get("MAX_CONTENT_LENGTH")
-        if limit is not None and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+        # Without Content-Length, a request has a body only if it is chunked (RFC 9112, section 6.3).
+        if (limit is not None and "HTTP_TRANSFER_ENCODING" in environ and not environ.get("CONTENT_LENGTH")
+                and environ.get("wsgi.input_terminated")):
             environ["wsgi.input"] = CappedInput(environ["wsgi.input"], int(limit))
         seconds = float(config.get("DIAGS_REQUEST_TIMEOUT") or 0)
         # The admin API is the test harness's, not a client's: a reset that regenerates a large data set
@@ -195,7 +196,9 @@ def check_request_head(environ: Environ, config: Mapping[str, Any]) -> None:
         except UnicodeError:
             raise ApiError(400, "The query string is not valid UTF-8: percent-encode its bytes.") from None
     max_headers = int(config["DIAGS_MAX_HEADER_BYTES"])
-    total = header_bytes(environ)
+    total = environ.get(HEADER_BYTES_KEY)
+    if total is None:
+        total = header_bytes(environ)
     if total > max_headers:
         sizes = header_sizes(environ)
         largest = max(sizes, key=sizes.__getitem__)

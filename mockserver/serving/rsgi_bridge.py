@@ -6,7 +6,8 @@ a handful of them stall every other client. Here the event loop reads the whole 
 coroutine that costs no thread, and gives up after ``body_timeout`` seconds with a JSON 408 (the
 connection is then closed). Only a complete request reaches the app.
 
-The app is then called inline, on the event loop: one request at a time per worker, with no
+The app is then called inline, on the event loop (through its own ``answer``, if it has one, as
+the mock's pipeline does; else as WSGI): one request at a time per worker, with no
 hand-off between threads (which cost about half the throughput of a small app, and made the tail
 latency). Whatever can wait must not run there, since it would stop every other client: a request
 for which ``may_wait(environ)`` says so (for the mock: injected latency, the reset gate, a database
@@ -42,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..core.responses import ApiError
-from ..core.wsgi import Environ, WsgiApp, call_wsgi
+from ..core.wsgi import HEADER_BYTES_KEY, HEADER_LINE_OVERHEAD, Environ, WsgiApp, answerer
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class RsgiBridge:
                  may_wait: Callable[[Environ], bool] = _never,
                  record_refusal: Callable[[Environ, int, float], None] = _unrecorded) -> None:
         self.wsgi_app = wsgi_app
+        self.answer = answerer(wsgi_app)
         self.body_timeout = body_timeout if body_timeout > 0 else None
         self.max_body = max_body
         self.may_wait = may_wait
@@ -149,13 +151,18 @@ class RsgiBridge:
         })
         headers = scope.headers
         named = 0
+        # Counted as the limits stage would count them from the environ: one line per key, values joined.
+        header_bytes = 0
         for name, value in headers.items():
             key = self._key(name)
             if key in environ:
                 environ[key] += (";" if key == "HTTP_COOKIE" else ",") + value
+                header_bytes += 1 + len(value)
             else:
                 environ[key] = value
                 named += 1
+                header_bytes += len(name) + len(value) + HEADER_LINE_OVERHEAD
+        environ[HEADER_BYTES_KEY] = header_bytes
         if named < len(headers):  # a name whose every value granian withheld (or two names of one key)
             unreadable = [name for name in headers if self._key(name) not in environ]
             if unreadable:
@@ -217,12 +224,11 @@ class RsgiBridge:
             if self.pooled or self.may_wait(environ):
                 self.pooled += 1
                 try:
-                    answer = await asyncio.get_running_loop().run_in_executor(
-                        self.pool, call_wsgi, self.wsgi_app, environ)
+                    answer = await asyncio.get_running_loop().run_in_executor(self.pool, self.answer, environ)
                 finally:
                     self.pooled -= 1
             else:
-                answer = call_wsgi(self.wsgi_app, environ)
+                answer = self.answer(environ)
         except Exception:  # Flask answers its own errors: this is a failure of the server's glue
             log.exception("unhandled error serving %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
             protocol.response_empty(500, [])
