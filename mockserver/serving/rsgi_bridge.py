@@ -135,10 +135,10 @@ class RsgiBridge:
 
     def environ(self, scope: Any) -> Environ:
         """The WSGI environ of an RSGI ``scope``, without its body (``UnreadableHeaders``: see the module)."""
-        environ = dict(self._base)
         server_name, _, server_port = scope.server.rpartition(":")
         remote_addr, _, remote_port = scope.client.rpartition(":")
-        environ.update({
+        environ = {
+            **self._base,
             "REQUEST_METHOD": scope.method,
             "PATH_INFO": wsgi_string(scope.path),
             "QUERY_STRING": wsgi_string(scope.query_string),
@@ -148,7 +148,7 @@ class RsgiBridge:
             "REMOTE_ADDR": remote_addr,
             "REMOTE_PORT": remote_port,
             "wsgi.url_scheme": scope.scheme,
-        })
+        }
         headers = scope.headers
         named = 0
         # Counted as the limits stage would count them from the environ: one line per key, values joined.
