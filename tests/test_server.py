@@ -71,6 +71,12 @@ def test_get_answers_json_over_http(live_server: Server, session: requests.Sessi
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
     assert response.json()["results"][0]["id"] == fixtures.DOCUMENTED_DIAGNOSTIC_ID
+    # The app leaves a whole body's length to the server, which must send it.
+    assert response.headers["Content-Length"] == str(len(response.content))
+    head = session.head(live_server.resource, params={"id": fixtures.DOCUMENTED_DEVICE_ID},
+                        timeout=REQUEST_SECONDS)
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["Content-Length"] == str(len(response.content))
 
 
 def test_next_links_point_at_the_server_itself(live_server: Server, session: requests.Session) -> None:

@@ -99,12 +99,16 @@ class Pipeline:
             return request, errors.crash(request.method, request.path).reply()
 
     def answer(self, environ: Environ) -> Answer:
-        """The reply as a server sends it: status, headers, and the body (empty when none is sent)."""
+        """The reply as a server sends it: status, headers, and the body (empty when none is sent).
+
+        A whole body's ``Content-Length`` is the server's to add; the headers name one only where
+        the body does not tell it: a HEAD's (the GET's length), and a dropped answer's (announced,
+        never sent).
+        """
         request, reply = self.reply(environ)
-        headers = _wire_headers(reply, request.method)
         if reply.dropped or request.method == "HEAD" or reply.status in (204, 304):
-            return reply.status, headers, b""
-        return reply.status, headers, reply.body
+            return reply.status, _wire_headers(reply, request.method), b""
+        return reply.status, reply.headers, reply.body
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         request, reply = self.reply(environ)

@@ -50,6 +50,10 @@ class GuardedStore:
     def __init__(self, inner: Store) -> None:
         self.inner = inner
 
+    def version(self) -> int | None:
+        """The inner store's ``version``, unguarded: it waits for nothing, and every kept page asks it."""
+        return self.inner.version()
+
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.inner, name)
         if not callable(attribute):

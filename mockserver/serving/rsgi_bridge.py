@@ -153,8 +153,9 @@ class RsgiBridge:
         named = 0
         # Counted as the limits stage would count them from the environ: one line per key, values joined.
         header_bytes = 0
+        keys = self._keys
         for name, value in headers.items():
-            key = self._key(name)
+            key = keys.get(name) or self._key(name)
             if key in environ:
                 environ[key] += (";" if key == "HTTP_COOKIE" else ",") + value
                 header_bytes += 1 + len(value)
