@@ -214,12 +214,15 @@ class RsgiBridge:
         except UnreadableHeaders as error:
             self.refuse(error.environ, protocol, headers_unreadable(error.names), 0.0)
             return
-        try:
-            body = await self.read_body(environ, protocol)
-        except Exception:  # the client went away, or sent a body hyper could not decode
-            return
-        if body is None:
-            return
+        if "CONTENT_LENGTH" in environ or "HTTP_TRANSFER_ENCODING" in environ:
+            try:
+                body = await self.read_body(environ, protocol)
+            except Exception:  # the client went away, or sent a body hyper could not decode
+                return
+            if body is None:
+                return
+        else:
+            body = _EMPTY  # no body to wait for (RFC 9112, section 6.3)
         environ["wsgi.input"] = io.BytesIO(body)
         try:
             if self.pooled or self.may_wait(environ):
