@@ -22,8 +22,9 @@ class ResetGate:
     """A readers-writer lock: requests share it, a reset holds it alone (and goes first once waiting)."""
 
     def __init__(self) -> None:
-        # Every request takes the lock twice: held directly it costs half of what ``with condition`` does.
-        self._lock = threading.Lock()  # never re-entered: a plain lock is cheaper
+        # Never re-entered, so a plain lock; every request takes it twice, directly, at half the cost of
+        # ``with condition``.
+        self._lock = threading.Lock()
         self._condition = threading.Condition(self._lock)
         self._readers = 0
         self._writer_waiting = 0

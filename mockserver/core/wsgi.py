@@ -56,7 +56,7 @@ BODY_KEY = "diags.body"
 FAULTS_KEY = "diags.faults"
 #: ``helper_fault()``: the id of a fault that breaks the diagnostic helpers for this request, if any.
 HELPER_FAULT_KEY = "diags.helper_fault"
-#: The request headers' bytes on the wire, as ``pipeline.limits.header_bytes`` counts them from the
+#: The request headers' bytes on the wire, as ``pipeline.limits.header_sizes`` counts them from the
 #: environ, when the server counted them as it built the environ (the mock's own server does), so the
 #: limits stage need not count again.
 HEADER_BYTES_KEY = "diags.header_bytes"

@@ -182,11 +182,10 @@ class RsgiBridge:
         return b"".join(chunks)
 
     async def read_body(self, environ: Environ, protocol: Any) -> bytes | None:
-        """The request's body, or None once a 408 has answered a body that did not arrive in time."""
+        """The body of a request that has one (``Content-Length`` or ``Transfer-Encoding``), or None once
+        a 408 has answered a body that did not arrive in time."""
         length = environ.get("CONTENT_LENGTH")
-        if length is None:
-            if "HTTP_TRANSFER_ENCODING" not in environ:
-                return _EMPTY
+        if length is None:  # chunked
             reading = self._read_stream(protocol)
         elif length == "0" or (self.max_body is not None and int(length) > self.max_body):
             return _EMPTY  # the app's 413 needs only the header
